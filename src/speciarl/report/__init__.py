@@ -1,0 +1,1 @@
+"""Tables (markdown, terminal) and plots (matplotlib, Agg) of graded records."""

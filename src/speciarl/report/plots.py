@@ -1,0 +1,128 @@
+"""PNG plots of a report (matplotlib with the Agg backend: no display needed)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..metrics import SHARE_KEYS
+
+# worst (red) to best (green); parse failures grey
+COLORS = {
+    "parse failure": "#9e9e9e", "wrong": "#d73027", "abstain": "#fc8d59", "generic": "#fee08b",
+    "less specific": "#d9ef8b", "specific": "#66bd63", "more specific": "#1a9850",
+}
+STACK_ORDER = ("parse failure", "wrong", "abstain", "generic", "less specific", "specific", "more specific")
+assert set(STACK_ORDER) == set(SHARE_KEYS)
+
+
+def _pyplot():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _save(fig, path: Path) -> Path:
+    from ..records import write_atomic
+    import io
+
+    buffer = io.BytesIO()
+    fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    write_atomic(path, buffer.getvalue())
+    return path
+
+
+def plot_category_shares(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """Stacked horizontal bars: one bar per (dataset, run), categories from wrong to more specific."""
+    plt = _pyplot()
+    bars: list[tuple[str, Mapping[str, float]]] = []
+    datasets = sorted({d for run in runs.values() for d in run["datasets"]})
+    for dataset in datasets:
+        for name, run in runs.items():
+            if dataset in run["datasets"]:
+                label = dataset if len(runs) == 1 else f"{dataset} · {name}"
+                bars.append((label, run["datasets"][dataset]["shares"]))
+    fig, ax = plt.subplots(figsize=(9, 0.45 * len(bars) + 1.6))
+    y = range(len(bars))
+    left = [0.0] * len(bars)
+    for key in STACK_ORDER:
+        widths = [shares.get(key) or 0.0 for _, shares in bars]
+        ax.barh(list(y), widths, left=left, color=COLORS[key], label=key, edgecolor="white", linewidth=0.5)
+        left = [a + b for a, b in zip(left, widths)]
+    ax.set_yticks(list(y), [label for label, _ in bars])
+    ax.invert_yaxis()
+    ax.set_xlim(0, 1)
+    ax.set_xlabel("share of predictions")
+    ax.set_title("Category shares per dataset")
+    ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.4 / max(len(bars), 1)))
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """Correctness vs specificity, one marker per run (overall, large) and per dataset (small),
+    with iso-HM curves so a better trade-off is simply further up and right."""
+    plt = _pyplot()
+    fig, ax = plt.subplots(figsize=(6.5, 6))
+    for h in (0.5, 0.6, 0.7, 0.8, 0.9):
+        xs = [h / 2 + i * (1 - h / 2) / 200 for i in range(1, 201)]  # correctness > h/2 keeps spec <= 1
+        pts = [(c, h * c / (2 * c - h)) for c in xs if 2 * c - h > 0 and h * c / (2 * c - h) <= 1]
+        ax.plot([p[0] for p in pts], [p[1] for p in pts], color="#cccccc", lw=0.8, zorder=0)
+        if pts:
+            ax.annotate(f"HM {h:.1f}", pts[-1], fontsize=7, color="#999999", xytext=(-28, 3),
+                        textcoords="offset points")
+    cmap = plt.get_cmap("tab10")
+    for i, (name, run) in enumerate(runs.items()):
+        color = cmap(i % 10)
+        levels = [(name, run)]
+        if "best_of_n" in run:
+            levels.append((f"{name} best-of-{run['best_of_n']['n']}", run["best_of_n"]))
+        for j, (label, level) in enumerate(levels):
+            marker = "o" if j == 0 else "*"
+            overall = level["overall"]
+            if overall["correctness"] is None:
+                continue
+            ax.scatter(overall["correctness"], overall["specificity"], s=110, color=color, marker=marker,
+                       edgecolor="black", label=label, zorder=3)
+            for dataset, s in level["datasets"].items():
+                if s["correctness"] is not None and len(level["datasets"]) > 1:
+                    ax.scatter(s["correctness"], s["specificity"], s=22, color=color, marker=marker, alpha=0.6)
+                    ax.annotate(dataset, (s["correctness"], s["specificity"]), fontsize=6, alpha=0.7,
+                                xytext=(3, 2), textcoords="offset points")
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
+    ax.set_xlabel("correctness (generic or better)")
+    ax.set_ylabel("specificity (specific among correct)")
+    ax.set_title("Correctness vs specificity")
+    ax.legend(fontsize=8, loc="lower left")
+    ax.grid(alpha=0.2)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out
+
+
+def plot_metric_vs_k(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:
+    """Correctness, specificity and HM of best-of-k vs k (unbiased estimate), one line per run."""
+    with_k = {name: run["best_of_k"] for name, run in runs.items() if "best_of_k" in run}
+    if not with_k:
+        return None
+    plt = _pyplot()
+    fig, axes = plt.subplots(1, 3, figsize=(12, 3.6), sharex=True)
+    for name, ks in with_k.items():
+        k_values = [int(k) for k in ks]
+        for ax, metric in zip(axes, ("correctness", "specificity", "hm")):
+            ax.plot(k_values, [ks[str(k)][metric] for k in k_values], marker="o", label=name)
+    for ax, title in zip(axes, ("correctness", "specificity", "HM")):
+        ax.set_xscale("log", base=2)
+        ax.set_xlabel("k")
+        ax.set_title(f"best-of-k {title}")
+        ax.grid(alpha=0.3)
+    axes[0].legend(fontsize=8)
+    out = _save(fig, path)
+    plt.close(fig)
+    return out

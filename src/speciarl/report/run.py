@@ -1,0 +1,77 @@
+"""`speciarl report`: graded record files in, summary.json + summary.md + PNG plots out."""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from ..errors import SpeciarlError
+from ..records import GRADED_FIELDS, check_unique, read_records, write_atomic
+from .summary import summarize_run
+from .tables import markdown_report, print_terminal_table
+
+
+def run_names(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None) -> list[str]:
+    """Display names: given ones, else file stems, made unique with the parent folder when stems clash."""
+    if names:
+        if len(names) != len(inputs):
+            raise SpeciarlError(f"--name given {len(names)} times for {len(inputs)} input files")
+        chosen = list(names)
+    else:
+        paths = [Path(p) for p in inputs]
+        stems = [p.stem for p in paths]
+        chosen = [f"{p.parent.name}/{p.stem}" if stems.count(p.stem) > 1 else p.stem for p in paths]
+    if len(set(chosen)) != len(chosen):
+        raise SpeciarlError(f"run names are not unique: {chosen}; pass --name for each input")
+    return chosen
+
+
+def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None) -> dict[str, Any]:
+    """Read and validate every input, then compute every number; nothing is written here."""
+    runs: dict[str, Any] = {}
+    for name, path in zip(run_names(inputs, names), inputs):
+        if not Path(path).is_file():
+            raise SpeciarlError(f"{path}: no such file")
+        records = read_records(path, required=GRADED_FIELDS)
+        check_unique(records, path)
+        if not records:
+            raise SpeciarlError(f"{path}: no records")
+        runs[name] = {"file": str(path), **summarize_run(records)}
+    return {"runs": runs}
+
+
+def run_report(
+    inputs: Sequence[str | os.PathLike[str]],
+    out_dir: str | os.PathLike[str],
+    names: Sequence[str] | None = None,
+    plots: bool = True,
+    print_table: bool = True,
+) -> dict[str, Any]:
+    """Write DIR/summary.json, DIR/summary.md and the plots; print the main table.
+
+    All inputs are read and checked before anything is written, and every file is written
+    atomically, so a bad input leaves no partial report behind.
+    """
+    report = build_report(inputs, names)
+    runs = report["runs"]
+    out = Path(out_dir)
+    files: list[str] = []
+    if plots:
+        from .plots import plot_category_shares, plot_correctness_specificity, plot_metric_vs_k
+
+        made = [
+            plot_category_shares(runs, out / "category_shares.png"),
+            plot_correctness_specificity(runs, out / "correctness_specificity.png"),
+            plot_metric_vs_k(runs, out / "metric_vs_k.png"),
+        ]
+        files += [str(p) for p in made if p is not None]
+    report["plots"] = files
+    write_atomic(out / "summary.md", markdown_report(runs))
+    write_atomic(out / "summary.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
+    if print_table:
+        print_terminal_table(runs)
+        print(f"wrote {out / 'summary.json'}, {out / 'summary.md'}" + (f" and {len(files)} plots" if files else ""))
+    return report
