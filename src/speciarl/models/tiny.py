@@ -79,8 +79,8 @@ The colour is red green blue yellow orange purple black white gray brown pink.
 
 
 def _settings(words: Iterable[str], seed: int, hidden_size: int, num_layers: int, image_size: int,
-              vocab_size: int, vision_hidden_size: int, vision_layers: int) -> dict[str, Any]:
-    return {
+              vocab_size: int, vision_hidden_size: int, vision_layers: int, format_steps: int) -> dict[str, Any]:
+    settings = {
         "format": 1,
         "words": sorted({w.strip() for w in words if w and w.strip()}),
         "seed": seed,
@@ -91,6 +91,43 @@ def _settings(words: Iterable[str], seed: int, hidden_size: int, num_layers: int
         "vision_hidden_size": vision_hidden_size,
         "vision_layers": vision_layers,
     }
+    if format_steps:  # only recorded when used, so earlier builds stay valid
+        settings["format_steps"] = format_steps
+    return settings
+
+
+def _teach_format(model, tokenizer, words: list[str], steps: int, seed: int) -> None:
+    """A few teacher-forced steps on `<think> … </think> <answer> LABEL </answer>` replies.
+
+    Why: a random model never closes an answer tag, so every rollout would be a parse failure and
+    RL tests would see no category mix. After this warm-up, sampling at temperature 1 gives a spread
+    of labels drawn from `words`, "None" and some malformed replies; the image is not looked at.
+    """
+    import random
+
+    import torch
+
+    rng = random.Random(seed)
+    labels = [*words, "None"] or ["None"]
+    header = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is shown?<|im_end|>\n<|im_start|>assistant\n"
+    optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
+    model.train()
+    for _ in range(steps):
+        texts = [f"<think> it looks like a {rng.choice(labels)} </think> <answer> {rng.choice(labels)} </answer><|im_end|>"
+                 for _ in range(8)]
+        start = len(tokenizer(header)["input_ids"])
+        batch = tokenizer([header + t for t in texts], return_tensors="pt", padding=True)
+        labels_ids = batch["input_ids"].clone()
+        labels_ids[:, :start] = -100
+        labels_ids[batch["attention_mask"] == 0] = -100
+        # text-only forward: the image pad is a plain token here, no pixels are attached
+        hidden = model.model.language_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
+        logits = model.lm_head(hidden.last_hidden_state)
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), labels_ids[:, 1:].flatten())
+        loss.backward()
+        optimizer.step()
+        optimizer.zero_grad()
+    model.eval()
 
 
 def _train_tokenizer(words: list[str], vocab_size: int):
@@ -186,12 +223,14 @@ def build_tiny_vlm(
     vocab_size: int = 1024,
     vision_hidden_size: int = 32,
     vision_layers: int = 2,
+    format_steps: int = 0,
 ) -> Path:
     """Write a tiny random Qwen2.5-VL (model, tokenizer, image processor, chat template) to out_dir.
 
     Deterministic under `seed`; reuses out_dir when it already holds a build with the same settings.
     `image_size` fixes the pixel budget (56 → 4×4 patches → 4 image tokens); `words` (e.g. the label
-    names of a taxonomy) are added to the tokenizer's training corpus.
+    names of a taxonomy) are added to the tokenizer's training corpus. `format_steps` > 0 teaches
+    the think/answer reply format with labels from `words` (see `_teach_format`).
     """
     if hidden_size % 16 or hidden_size < 32:
         raise SpeciarlError(f"tiny model: hidden_size must be a multiple of 16 and >= 32, got {hidden_size}")
@@ -199,7 +238,7 @@ def build_tiny_vlm(
         raise SpeciarlError(f"tiny model: image_size must be a multiple of 28 (patch 14 × merge 2), got {image_size}")
     out = Path(out_dir)
     settings = _settings(words, seed, hidden_size, num_layers, image_size, vocab_size,
-                         vision_hidden_size, vision_layers)
+                         vision_hidden_size, vision_layers, format_steps)
     marker = out / MARKER
     if marker.is_file() and json.loads(marker.read_text()) == settings:
         return out
@@ -217,6 +256,8 @@ def build_tiny_vlm(
         with torch.random.fork_rng(devices=[]):
             torch.manual_seed(seed)
             model = Qwen2_5_VLForConditionalGeneration(config)
+            if format_steps:
+                _teach_format(model, tokenizer, settings["words"], format_steps, seed)
         model.generation_config = GenerationConfig(
             bos_token_id=config.text_config.bos_token_id,
             eos_token_id=config.text_config.eos_token_id,
