@@ -1,0 +1,187 @@
+"""The `speciarl eval` config file: what to predict on, with what, how to grade, where to write.
+
+Why a schema module: every key is checked when the file is read (an unknown key is a typo that would
+otherwise silently fall back to a default), relative paths are resolved once, and the part of the
+config that can change results is hashed into the run directory's name, so editing the config
+(or the prompt text, the judge's taxonomy, the model files) starts a new run directory instead of
+reusing stale predictions. Operational keys (batch size, concurrency, timeouts, device) do not
+change results and are left out of the hash, so tuning them resumes the same run.
+
+```yaml
+name: paper-main                      # run name; the run dir is <output_dir>/<name>-<hash>
+output_dir: runs/eval
+model: {backend: transformers, path: Qwen/Qwen2.5-VL-7B-Instruct, batch_size: 8}
+benchmarks:
+  - {name: cub200, root: data/CUB_200_2011}            # split: test by default; limit: N for a quick run
+prompt: base
+sampling: {n: 1, temperature: 0.0, top_p: 1.0, max_new_tokens: 2048, seed: 0}
+judge: {type: openai, base_url: http://127.0.0.1:8001/v1, model: judge, cache: runs/judge_cache.sqlite}
+report: {plots: true}
+```
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from ..predict.base import SamplingParams
+
+TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report"}
+BENCH_KEYS = {"name", "root", "split", "limit", "options", "generate"}
+# Keys that only change speed or plumbing, never a prediction or a grade.
+OPERATIONAL_KEYS = {
+    "batch_size", "chunk_size", "device", "concurrency", "timeout", "max_retries", "backoff_base",
+    "backoff_max", "api_key", "api_key_env", "gpu_memory_utilization", "tensor_parallel_size", "cache",
+    "attn_implementation", "engine_kwargs", "progress",
+}
+
+
+@dataclass(frozen=True)
+class BenchmarkSpec:
+    name: str
+    root: str
+    split: str | None = None
+    limit: int | None = None
+    options: dict[str, Any] = field(default_factory=dict)
+    generate: dict[str, Any] | None = None  # `synthetic` only: write the benchmark into root when absent
+
+
+@dataclass
+class EvalConfig:
+    """A validated eval config; `raw` is the file's content as read."""
+
+    name: str
+    output_dir: Path
+    model: dict[str, Any]
+    benchmarks: list[BenchmarkSpec]
+    prompt: str
+    sampling: SamplingParams
+    judge: dict[str, Any]
+    plots: bool = True
+    path: Path | None = None
+    raw: dict[str, Any] = field(default_factory=dict)
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "name": self.name,
+            "output_dir": str(self.output_dir),
+            "model": self.model,
+            "benchmarks": [vars(b) for b in self.benchmarks],
+            "prompt": self.prompt,
+            "sampling": self.sampling.to_dict(),
+            "judge": self.judge,
+            "report": {"plots": self.plots},
+        }
+
+
+def _section(data: dict[str, Any], key: str, path: Path | str) -> dict[str, Any]:
+    value = data.get(key) or {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: `{key}` must be a mapping, got {type(value).__name__}")
+    return dict(value)
+
+
+def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str | None = None) -> EvalConfig:
+    """Validate a loaded YAML mapping into an EvalConfig; errors name the file and the key."""
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    unknown = sorted(set(data) - TOP_KEYS)
+    if unknown:
+        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(TOP_KEYS))}")
+    name = data.get("name") or Path(str(path)).stem
+    if not isinstance(name, str) or "/" in name:
+        raise ConfigError(f"{path}: `name` must be a string without '/', got {name!r}")
+    model = _section(data, "model", path)
+    if not model:
+        raise ConfigError(f"{path}: `model` section is required (backend + path or tiny)")
+    judge = _section(data, "judge", path)
+    if not judge:
+        raise ConfigError(f"{path}: `judge` section is required (e.g. {{type: taxonomy, taxonomy: FILE}})")
+    benches = data.get("benchmarks")
+    if not isinstance(benches, list) or not benches:
+        raise ConfigError(f"{path}: `benchmarks` must be a non-empty list of {{name, root}} entries")
+    specs = []
+    for i, entry in enumerate(benches):
+        if not isinstance(entry, dict) or "name" not in entry or "root" not in entry:
+            raise ConfigError(f"{path}: benchmarks[{i}] needs `name` and `root`")
+        bad = sorted(set(entry) - BENCH_KEYS)
+        if bad:
+            raise ConfigError(f"{path}: benchmarks[{i}]: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(BENCH_KEYS))}")
+        generate = entry.get("generate")
+        if generate is not None and (entry["name"] != "synthetic" or not isinstance(generate, dict)):
+            raise ConfigError(f"{path}: benchmarks[{i}]: `generate` is a mapping of write_synthetic options, "
+                              "only for the `synthetic` benchmark")
+        specs.append(BenchmarkSpec(name=str(entry["name"]), root=str(entry["root"]), split=entry.get("split"),
+                                   limit=entry.get("limit"), options=dict(entry.get("options") or {}),
+                                   generate=generate))
+    sampling_cfg = _section(data, "sampling", path)
+    known = set(SamplingParams.__dataclass_fields__)
+    bad = sorted(set(sampling_cfg) - known)
+    if bad:
+        raise ConfigError(f"{path}: sampling: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
+    try:
+        sampling = SamplingParams(**sampling_cfg)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
+    prompt = data.get("prompt", "base")
+    if not isinstance(prompt, str):
+        raise ConfigError(f"{path}: `prompt` must be a prompt name or file, got {prompt!r}")
+    report = _section(data, "report", path)
+    out = output_dir or data.get("output_dir") or "runs/eval"
+    return EvalConfig(name=name, output_dir=Path(out), model=model, benchmarks=specs, prompt=prompt,
+                      sampling=sampling, judge=judge, plots=bool(report.get("plots", True)),
+                      path=Path(str(path)), raw=data)
+
+
+def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
+    import yaml
+
+    path = Path(path)
+    if not path.is_file():
+        raise ConfigError(f"{path}: no such config file")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8"))
+    except yaml.YAMLError as exc:
+        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
+    return parse_eval_config(data, path, output_dir)
+
+
+def _fingerprint(value: Any) -> Any:
+    """A path to a local file or folder contributes its content stamp (file: sha256; folder: names,
+    sizes, mtimes of its top level) so retraining a checkpoint in place or editing a taxonomy counts."""
+    if isinstance(value, dict):
+        return {k: (v if k == "tiny" else _fingerprint(v))  # a tiny model is defined by its settings
+                for k, v in sorted(value.items()) if k not in OPERATIONAL_KEYS}
+    if isinstance(value, list):
+        return [_fingerprint(v) for v in value]
+    if isinstance(value, str) and value and len(value) < 1024:
+        p = Path(value).expanduser()
+        try:
+            if p.is_file():
+                return {"path": value, "sha256": hashlib.sha256(p.read_bytes()).hexdigest()}
+            if p.is_dir():
+                stamp = sorted((c.name, c.stat().st_size, int(c.stat().st_mtime)) for c in p.iterdir() if c.is_file())
+                return {"path": value, "files": stamp}
+        except OSError:
+            pass
+    return value
+
+
+def results_hash(config: EvalConfig, prompt_hash: str) -> str:
+    """Short hash of everything that can change a prediction or a grade (see module docstring)."""
+    model = {k: v for k, v in config.model.items() if k not in OPERATIONAL_KEYS}
+    content = {
+        "model": _fingerprint(model),
+        "benchmarks": [{**vars(b), "root": str(Path(b.root).expanduser().resolve())} for b in config.benchmarks],
+        "prompt": [config.prompt, prompt_hash],
+        "sampling": config.sampling.to_dict(),
+        "judge": _fingerprint(config.judge),
+    }
+    blob = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
+    return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]

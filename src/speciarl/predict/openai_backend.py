@@ -1,0 +1,182 @@
+"""Prediction through any OpenAI-compatible server that serves a VLM (vLLM, SGLang, TGI, a hosted API).
+
+Why: the model may already be served somewhere (a shared vLLM server, a hosted API); then the eval
+needs no GPU of its own. Each (sample, prediction index) is one chat-completion request with the
+image as a base64 data URL (the file's own bytes: no re-encoding, so the server sees the exact
+pixels) and a per-index seed, so a resumed run asks for exactly the samples an uninterrupted run
+would have. Requests run concurrently (bounded) with the shared retry discipline of `speciarl.http`.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import base64
+import io
+import queue
+import threading
+from collections.abc import Iterable, Iterator
+from typing import Any
+
+from ..errors import ConfigError, SpeciarlError
+from ..http import HTTPError, RetryPolicy, auth_headers, make_session, post_json
+from .base import Completion, PredictRequest, SamplingParams, derived_seed, open_image
+
+# Statuses that mean the whole configuration is wrong (bad key, unknown model): stop the run.
+FATAL_STATUSES = frozenset({401, 403, 404})
+_DONE = object()
+
+
+def image_data_url(sample: Any) -> tuple[str | None, str | None]:
+    """(data URL, None) or (None, reason). The image is decoded once to reject corrupt files early."""
+    image, error = open_image(sample)
+    if error is not None:
+        return None, error
+    path = getattr(sample, "image_path", None)
+    fmt = None
+    if path is not None:
+        from PIL import Image
+
+        with Image.open(path) as img:
+            fmt = (img.format or "").lower()
+    if path is not None and fmt in ("jpeg", "png", "webp", "gif"):
+        with open(path, "rb") as fh:
+            data, mime = fh.read(), f"image/{fmt}"
+    else:  # a format servers may not read, or an image without a file: send lossless PNG
+        buf = io.BytesIO()
+        image.save(buf, format="PNG")
+        data, mime = buf.getvalue(), "image/png"
+    return f"data:{mime};base64,{base64.b64encode(data).decode('ascii')}", None
+
+
+def chat_payload(model: str, prompt_text: str, data_url: str, sampling: SamplingParams, seed: int,
+                 extra_body: dict[str, Any] | None = None) -> dict[str, Any]:
+    """One chat-completion request body: image content part first, then the prompt text."""
+    payload: dict[str, Any] = {
+        "model": model,
+        "messages": [{"role": "user", "content": [
+            {"type": "image_url", "image_url": {"url": data_url}},
+            {"type": "text", "text": prompt_text},
+        ]}],
+        "max_tokens": sampling.max_new_tokens,
+        "temperature": sampling.temperature,
+        "seed": seed,
+    }
+    if not sampling.greedy:
+        payload["top_p"] = sampling.top_p
+    payload.update(extra_body or {})
+    return payload
+
+
+def reply_text(reply: dict[str, Any]) -> str:
+    """The assistant text of a chat-completion reply; a malformed reply is an HTTPError (retried upstream)."""
+    try:
+        content = reply["choices"][0]["message"]["content"]
+    except (KeyError, IndexError, TypeError):
+        raise HTTPError(f"malformed chat-completion reply: {str(reply)[:200]}") from None
+    if not isinstance(content, str):
+        raise HTTPError(f"chat-completion reply without text content: {str(reply)[:200]}")
+    return content
+
+
+class OpenAIPredictor:
+    """Client for an OpenAI-compatible `/chat/completions` endpoint serving a VLM."""
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        name: str | None = None,
+        api_key: str | None = None,
+        api_key_env: str | None = "OPENAI_API_KEY",
+        concurrency: int = 16,
+        timeout: float = 300.0,
+        max_retries: int = 5,
+        backoff_base: float = 0.5,
+        backoff_max: float = 30.0,
+        extra_body: dict[str, Any] | None = None,
+    ):
+        if not base_url or not model:
+            raise ConfigError("model: the openai backend needs base_url and model (the served model name)")
+        if concurrency < 1:
+            raise ConfigError(f"model.concurrency must be >= 1, got {concurrency}")
+        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.served_model = model
+        self.model_name = name or model
+        self.headers = auth_headers(api_key, api_key_env)
+        self.concurrency = concurrency
+        self.policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base,
+                                  backoff_max=backoff_max, timeout=timeout)
+        self.extra_body = dict(extra_body or {})
+
+    def predict(self, requests: Iterable[PredictRequest], sampling: SamplingParams) -> Iterator[Completion]:
+        """Runs the requests on an event loop in a worker thread; yields completions as they finish."""
+        out: queue.Queue[Any] = queue.Queue()
+        stop = threading.Event()
+
+        def worker() -> None:
+            try:
+                asyncio.run(self._run(requests, sampling, out, stop))
+            except BaseException as exc:  # surfaced in the caller's thread
+                out.put(exc)
+            out.put(_DONE)
+
+        thread = threading.Thread(target=worker, name="openai-predict", daemon=True)
+        thread.start()
+        try:
+            while True:
+                item = out.get()
+                if item is _DONE:
+                    break
+                if isinstance(item, BaseException):
+                    raise item
+                yield item
+        finally:
+            stop.set()
+            thread.join(timeout=5)
+
+    async def _run(self, requests: Iterable[PredictRequest], sampling: SamplingParams,
+                   out: queue.Queue[Any], stop: threading.Event) -> None:
+        sem = asyncio.Semaphore(self.concurrency)
+        fatal: list[BaseException] = []
+        async with make_session(self.concurrency) as session:
+            tasks: set[asyncio.Task[None]] = set()
+
+            async def one(request: PredictRequest, index: int, data_url: str) -> None:
+                try:
+                    seed = derived_seed(sampling.seed, request.sample.sample_id, index)
+                    payload = chat_payload(self.served_model, request.prompt.text, data_url, sampling, seed,
+                                           self.extra_body)
+                    try:
+                        text = reply_text(await post_json(session, self.url, payload, policy=self.policy,
+                                                          headers=self.headers))
+                        out.put(Completion(request, index, text))
+                    except HTTPError as exc:
+                        if exc.status in FATAL_STATUSES:
+                            fatal.append(exc)
+                        out.put(Completion(request, index, None, str(exc), "backend"))
+                finally:
+                    sem.release()
+
+            for request in requests:
+                data_url, error = await asyncio.to_thread(image_data_url, request.sample)
+                for index in request.indices:
+                    if error is not None:
+                        out.put(Completion(request, index, None, error))
+                        continue
+                    await sem.acquire()
+                    if fatal or stop.is_set():
+                        sem.release()
+                        break
+                    task = asyncio.create_task(one(request, index, data_url))
+                    tasks.add(task)
+                    task.add_done_callback(tasks.discard)
+                if fatal or stop.is_set():
+                    break
+            if tasks:
+                await asyncio.gather(*tasks)
+        if fatal:
+            raise SpeciarlError(f"prediction server refused the requests: {fatal[0]}")
+
+    def close(self) -> None:
+        pass

@@ -1,0 +1,133 @@
+"""Prediction with vLLM's offline engine: the GPU path for full benchmarks and best-of-64.
+
+Kept thin on purpose: vLLM's API moves fast, so this module only (1) builds the engine with prefix
+caching and optional LoRA, (2) turns requests into `LLM.chat` conversations (the image as a data URL,
+so vLLM applies the model's own chat template and image placeholders) with one `SamplingParams` per
+sample (`n` = the indices still missing, a per-sample seed), and (3) maps outputs back to indices.
+Chunks of `chunk_size` samples go to the engine at a time so results reach disk as they come.
+
+Written against the vLLM 0.10–0.11 offline API (`LLM.chat(messages=[...], sampling_params=[...],
+lora_request=...)`, `vllm.lora.request.LoRARequest`). It was not run in the session that wrote it
+(no GPU there); the pure parts (`build_conversations`, `sampling_for`) are unit-tested without vLLM.
+"""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterable, Iterator
+from pathlib import Path
+from typing import Any
+
+from ..errors import ConfigError
+from .base import Completion, PredictRequest, SamplingParams, derived_seed
+from .openai_backend import image_data_url
+
+
+def conversation(prompt_text: str, data_url: str) -> list[dict[str, Any]]:
+    """The OpenAI-style one-turn conversation vLLM's `LLM.chat` accepts."""
+    return [{"role": "user", "content": [
+        {"type": "image_url", "image_url": {"url": data_url}},
+        {"type": "text", "text": prompt_text},
+    ]}]
+
+
+def sampling_for(request: PredictRequest, sampling: SamplingParams) -> dict[str, Any]:
+    """vLLM SamplingParams kwargs for one request: n = missing indices, seed per (sample, first index)."""
+    kwargs: dict[str, Any] = {
+        "n": len(request.indices),
+        "max_tokens": sampling.max_new_tokens,
+        "temperature": sampling.temperature,
+        "top_p": sampling.top_p if not sampling.greedy else 1.0,
+    }  # everything else stays at SamplingParams defaults (top_k off, no repetition penalty)
+    if not sampling.greedy:
+        kwargs["seed"] = derived_seed(sampling.seed, request.sample.sample_id, request.indices[0])
+    return kwargs
+
+
+def build_conversations(requests: list[PredictRequest]) -> tuple[list[tuple[PredictRequest, list]], list[Completion]]:
+    """(request, conversation) for readable images; error Completions for unreadable ones."""
+    good: list[tuple[PredictRequest, list]] = []
+    bad: list[Completion] = []
+    for request in requests:
+        url, error = image_data_url(request.sample)
+        if error is not None:
+            bad.extend(Completion(request, i, None, error) for i in request.indices)
+        else:
+            good.append((request, conversation(request.prompt.text, url)))
+    return good, bad
+
+
+class VLLMPredictor:
+    """vLLM `LLM` engine (+ optional LoRA adapter)."""
+
+    def __init__(
+        self,
+        path: str | os.PathLike[str],
+        *,
+        adapter: str | os.PathLike[str] | None = None,
+        name: str | None = None,
+        chunk_size: int = 512,
+        tensor_parallel_size: int = 1,
+        gpu_memory_utilization: float = 0.9,
+        max_model_len: int | None = None,
+        max_lora_rank: int = 64,
+        enable_prefix_caching: bool = True,
+        dtype: str = "auto",
+        seed: int = 0,
+        engine_kwargs: dict[str, Any] | None = None,
+    ):
+        try:
+            from vllm import LLM
+        except ImportError:
+            raise ConfigError("model.backend vllm: vLLM is not installed (pip install 'speciarl[vllm]')") from None
+        if adapter is not None and not Path(adapter).exists():
+            raise ConfigError(f"model.adapter: {adapter} does not exist")
+        kwargs: dict[str, Any] = dict(
+            model=str(path), tensor_parallel_size=tensor_parallel_size, dtype=dtype, seed=seed,
+            gpu_memory_utilization=gpu_memory_utilization, enable_prefix_caching=enable_prefix_caching,
+            limit_mm_per_prompt={"image": 1},
+        )
+        if max_model_len:
+            kwargs["max_model_len"] = max_model_len
+        if adapter is not None:
+            kwargs.update(enable_lora=True, max_lora_rank=max_lora_rank)
+        kwargs.update(engine_kwargs or {})
+        self.llm = LLM(**kwargs)
+        self.lora = None
+        if adapter is not None:
+            from vllm.lora.request import LoRARequest
+
+            self.lora = LoRARequest("adapter", 1, str(adapter))
+        self.chunk_size = chunk_size
+        self.model_name = name or Path(str(path)).name + (f"+{Path(adapter).name}" if adapter else "")
+
+    def predict(self, requests: Iterable[PredictRequest], sampling: SamplingParams) -> Iterator[Completion]:
+        chunk: list[PredictRequest] = []
+        for request in requests:
+            chunk.append(request)
+            if len(chunk) == self.chunk_size:
+                yield from self._run(chunk, sampling)
+                chunk = []
+        if chunk:
+            yield from self._run(chunk, sampling)
+
+    def _run(self, chunk: list[PredictRequest], sampling: SamplingParams) -> list[Completion]:
+        from vllm import SamplingParams as VSamplingParams
+
+        good, bad = build_conversations(chunk)
+        if not good:
+            return bad
+        outputs = self.llm.chat(
+            messages=[conv for _, conv in good],
+            sampling_params=[VSamplingParams(**sampling_for(req, sampling)) for req, _ in good],
+            lora_request=self.lora,
+            use_tqdm=False,
+        )
+        done = list(bad)
+        for (request, _), output in zip(good, outputs):
+            for index, choice in zip(request.indices, output.outputs):
+                done.append(Completion(request, index, choice.text))
+        return done
+
+    def close(self) -> None:
+        self.llm = None  # type: ignore[assignment]
