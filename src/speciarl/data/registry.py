@@ -169,7 +169,6 @@ def load_benchmark(
             "check that the archive is complete and the split file is the right one"
         )
         warnings.warn(message, BenchmarkSizeWarning, stacklevel=2)
-        log.warning(message)
     if skipped:
         log.warning("%s/%s: %d listed image(s) skipped, first: %s (%s)",
                     name, split, len(skipped), skipped[0].path, skipped[0].reason)
