@@ -1,0 +1,269 @@
+"""Persistent grade cache in front of any judge: SQLite (one machine) or Redis (many nodes).
+
+Keys come from `base.cache_key` (normalised pair + judge identity + prompt hash), values are
+category labels. Only graded results are stored, never errors. Redis adds a short-lived in-flight
+lock per key so two workers grading the same pair at the same time pay for it once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import sqlite3
+import time
+import uuid
+from collections.abc import Sequence
+from pathlib import Path
+
+from ..categories import LABELS
+from ..errors import ConfigError
+
+log = logging.getLogger(__name__)
+
+_CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
+
+
+def default_cache_path() -> Path:
+    """`$SPECIARL_JUDGE_CACHE`, else `$XDG_CACHE_HOME/speciarl/judge-cache.sqlite` (~/.cache/...)."""
+    env = os.environ.get("SPECIARL_JUDGE_CACHE")
+    if env:
+        return Path(env).expanduser()
+    base = Path(os.environ.get("XDG_CACHE_HOME") or Path.home() / ".cache")
+    return base / "speciarl" / "judge-cache.sqlite"
+
+
+class Cache:
+    """Interface used by `BaseJudge`; every method is safe to call with an empty list."""
+
+    description = "cache"
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        raise NotImplementedError
+
+    async def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
+        """Split keys into (ours to grade, being graded elsewhere). No lock: all are ours."""
+        return list(keys), []
+
+    async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
+        return {}
+
+    async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
+        raise NotImplementedError
+
+    async def aclose(self) -> None:
+        self.close()
+
+    def close(self) -> None:
+        pass
+
+
+class SQLiteCache(Cache):
+    """WAL-mode SQLite file; several processes (training workers) may share it."""
+
+    def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 60.0):
+        self.path = Path(path).expanduser() if path else default_cache_path()
+        self.timeout = timeout
+        self.description = f"sqlite:{self.path}"
+        self._conn: sqlite3.Connection | None = None
+        self._pid = -1
+        self._connect()  # fail now, at the boundary, if the path is unusable
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._conn is not None and self._pid == os.getpid():
+            return self._conn
+        deadline = time.monotonic() + self.timeout
+        while True:
+            try:
+                self.path.parent.mkdir(parents=True, exist_ok=True)
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
+                                       check_same_thread=False)
+                # Switching to WAL can report "locked" without waiting while another process does the same.
+                conn.execute("PRAGMA journal_mode=WAL")
+                conn.execute("PRAGMA synchronous=NORMAL")
+                conn.execute("CREATE TABLE IF NOT EXISTS grades (key TEXT PRIMARY KEY, category TEXT NOT NULL,"
+                             " created REAL NOT NULL)")
+                break
+            except sqlite3.OperationalError as exc:
+                if "locked" in str(exc) and time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                raise ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'") from None
+            except (OSError, sqlite3.Error) as exc:
+                raise ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'") from None
+        self._conn, self._pid = conn, os.getpid()  # a forked child opens its own connection
+        return conn
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        conn = self._connect()
+        found: dict[str, str] = {}
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, label in conn.execute(f"SELECT key, category FROM grades WHERE key IN ({marks})", chunk):
+                if label in LABELS:
+                    found[key] = label
+        return found
+
+    async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
+        if not grades:
+            return
+        conn = self._connect()
+        now = time.time()
+        with conn:  # one transaction: a kill leaves all or nothing
+            conn.execute("BEGIN IMMEDIATE")
+            conn.executemany("INSERT OR REPLACE INTO grades (key, category, created) VALUES (?, ?, ?)",
+                             [(k, v, now) for k, v in grades.items()])
+
+    def __len__(self) -> int:
+        return self._connect().execute("SELECT COUNT(*) FROM grades").fetchone()[0]
+
+    def close(self) -> None:
+        if self._conn is not None and self._pid == os.getpid():
+            self._conn.close()
+        self._conn = None
+
+
+class RedisCache(Cache):
+    """Shared cache for multi-node training, with in-flight locks (`SET NX PX`) per key.
+
+    A worker that finds a key locked waits (polling) for the holder's grade; if the lock expires or
+    is released without a grade (the holder failed), the waiter grades the pair itself.
+    """
+
+    def __init__(self, url: str, *, prefix: str = "speciarl:judge:", lock_ttl: float = 120.0,
+                 poll_interval: float = 0.02, ttl: float | None = None):
+        try:
+            import redis.asyncio  # noqa: F401
+        except ImportError:
+            raise ConfigError("a redis:// judge cache needs the redis client: pip install 'speciarl[redis]'") from None
+        self.url, self.prefix = url, prefix
+        self.lock_ttl_ms = int(lock_ttl * 1000)
+        self.poll_interval = poll_interval
+        self.ttl = ttl
+        self.description = f"redis:{url.split('@')[-1]}"  # never show a password
+        self._client = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+        self._token = uuid.uuid4().hex
+        self._warned = False
+
+    def _redis(self):
+        import redis.asyncio as aredis
+
+        loop = asyncio.get_running_loop()
+        if self._client is None or self._loop is not loop:  # clients are bound to one event loop
+            self._client = aredis.Redis.from_url(self.url, decode_responses=True)
+            self._loop = loop
+        return self._client
+
+    def _warn(self, exc: Exception) -> None:
+        if not self._warned:
+            log.warning("judge cache %s unavailable (%s): grading without it", self.description, exc)
+            self._warned = True
+
+    async def check(self) -> None:
+        """Raise ConfigError if the server cannot be reached (called once when the judge is built)."""
+        import redis
+
+        try:
+            await self._redis().ping()
+        except (redis.RedisError, OSError) as exc:
+            raise ConfigError(f"judge cache {self.description}: cannot connect ({exc})") from None
+        finally:
+            await self.aclose()
+
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        import redis
+
+        if not keys:
+            return {}
+        try:
+            values = await self._redis().mget([self.prefix + k for k in keys])
+        except (redis.RedisError, OSError) as exc:
+            self._warn(exc)
+            return {}
+        return {k: v for k, v in zip(keys, values) if v in LABELS}
+
+    async def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
+        import redis
+
+        if not keys:
+            return [], []
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for k in keys:
+                pipe.set(self.prefix + "lock:" + k, self._token, nx=True, px=self.lock_ttl_ms)
+            got = await pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._warn(exc)
+            return list(keys), []
+        owned = [k for k, ok in zip(keys, got) if ok]
+        return owned, [k for k, ok in zip(keys, got) if not ok]
+
+    async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
+        """Poll until each key has a grade or its lock is gone; keys without a grade are left out."""
+        import redis
+
+        found: dict[str, str] = {}
+        pending = list(keys)
+        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
+        client = self._redis()
+        try:
+            while pending and time.monotonic() < deadline:
+                await asyncio.sleep(self.poll_interval)
+                pipe = client.pipeline(transaction=False)
+                for k in pending:
+                    pipe.get(self.prefix + k)
+                    pipe.exists(self.prefix + "lock:" + k)
+                answers = await pipe.execute()
+                still = []
+                for j, k in enumerate(pending):
+                    value, locked = answers[2 * j], answers[2 * j + 1]
+                    if value in LABELS:
+                        found[k] = value
+                    elif locked:
+                        still.append(k)
+                pending = still
+        except (redis.RedisError, OSError) as exc:
+            self._warn(exc)
+        return found
+
+    async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
+        import redis
+
+        if not grades and not release:
+            return
+        try:
+            pipe = self._redis().pipeline(transaction=False)
+            for k, v in grades.items():
+                pipe.set(self.prefix + k, v, px=int(self.ttl * 1000) if self.ttl else None)
+            for k in release:  # only our own locks (compare-and-delete)
+                pipe.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
+                          "end return 0", 1, self.prefix + "lock:" + k, self._token)
+            await pipe.execute()
+        except (redis.RedisError, OSError) as exc:
+            self._warn(exc)
+
+    async def aclose(self) -> None:
+        if self._client is not None:
+            client, self._client, self._loop = self._client, None, None
+            try:
+                await client.aclose()
+            except RuntimeError:  # its loop is gone already
+                pass
+
+    def close(self) -> None:
+        self._client, self._loop = None, None
+
+
+def open_cache(spec: str | os.PathLike[str] | None, **redis_options: float) -> Cache | None:
+    """'none' → no cache; 'default' or None → SQLite at the default path; 'redis://…' → Redis;
+    anything else → a SQLite file path."""
+    if spec is None or str(spec) in ("", "default"):
+        return SQLiteCache()
+    spec = str(spec)
+    if spec.lower() in ("none", "off", "false"):
+        return None
+    if spec.startswith(("redis://", "rediss://", "unix://")):
+        return RedisCache(spec, **redis_options)
+    return SQLiteCache(spec)

@@ -1,0 +1,261 @@
+"""LLM judge over any OpenAI-compatible chat server (vLLM, SGLang, llama.cpp, Ollama, hosted APIs).
+
+One pair per request, temperature 0, the pair as one compact JSON object in the user message.
+aiohttp was chosen by measurement (benchmarks/bench_judge.py): at 64-way concurrency against a
+50 ms server its overhead stays near the ideal, where httpx's AsyncClient was several times slower.
+Transient failures (connection errors, timeouts, 429, 5xx, unparseable replies) are retried with
+exponential backoff and jitter; what still fails comes back as an error Verdict, never a grade.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import os
+import random
+import re
+from importlib import resources
+from pathlib import Path
+from typing import Any
+
+from ..categories import LABELS, Category
+from ..errors import ConfigError
+from .base import BaseJudge, Pair, Verdict, text_hash
+from .cache import Cache
+from .fastpaths import FastPaths
+
+# variant name -> (prompt file, labels the model must answer with)
+PROMPT_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
+    "single": ("single.txt", LABELS),
+    "main_subject": ("main_subject.txt", LABELS),
+    "binary": ("binary.txt", ("correct", "wrong")),
+}
+BINARY_LABELS = {"correct": Category.SPECIFIC, "wrong": Category.WRONG}
+CHOICE_FIELDS = ("structured_outputs", "guided_choice", "none")
+_THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
+_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
+
+
+def load_prompt(prompt: str = "single", prompt_file: str | os.PathLike[str] | None = None,
+                labels: str | None = None) -> tuple[str, tuple[str, ...], str]:
+    """(prompt text, allowed labels, variant name) for a built-in variant or a user's prompt file.
+
+    A user file grades into the six categories unless `labels="binary"` (correct / wrong).
+    """
+    if prompt_file is not None:
+        try:
+            text = Path(prompt_file).read_text(encoding="utf-8")
+        except (OSError, UnicodeDecodeError) as exc:
+            raise ConfigError(f"judge prompt file {prompt_file}: cannot read ({exc})") from None
+        if not text.strip():
+            raise ConfigError(f"judge prompt file {prompt_file} is empty")
+        kind = labels or "categories"
+        if kind not in ("categories", "binary"):
+            raise ConfigError(f"judge labels must be 'categories' or 'binary', got {kind!r}")
+        return text, (PROMPT_VARIANTS["binary"][1] if kind == "binary" else LABELS), f"file-{Path(prompt_file).stem}"
+    if prompt not in PROMPT_VARIANTS:
+        raise ConfigError(f"unknown judge prompt {prompt!r}; known: {', '.join(PROMPT_VARIANTS)} (or give prompt_file)")
+    name, allowed = PROMPT_VARIANTS[prompt]
+    text = resources.files("speciarl.judges").joinpath("prompts", name).read_text(encoding="utf-8")
+    return text, allowed, prompt
+
+
+def parse_reply(text: str, labels: tuple[str, ...]) -> str | None:
+    """The label the whole reply is, or None. Strict: "more specific" never reads as "specific".
+
+    Tolerated: surrounding whitespace, quotes, backticks, asterisks, a final period, upper case,
+    underscores for spaces, a leading <think>…</think> block, or a JSON string / one-key object.
+    """
+    text = _THINK.sub("", text).strip()
+    if text.startswith("{"):
+        try:
+            data = json.loads(text)
+        except json.JSONDecodeError:
+            return None
+        if not (isinstance(data, dict) and len(data) == 1 and isinstance(next(iter(data.values())), str)):
+            return None
+        text = next(iter(data.values()))
+    cleaned = " ".join(text.strip().strip("`*\"'. \n").replace("_", " ").lower().split())
+    return cleaned if cleaned in labels else None
+
+
+class _Retry(Exception):
+    """A transient failure worth another attempt."""
+
+    def __init__(self, message: str, delay: float | None = None, unparseable: bool = False):
+        super().__init__(message)
+        self.delay, self.unparseable = delay, unparseable
+
+
+class OpenAIJudge(BaseJudge):
+    """Grades pairs with a chat model; see the module docstring and README for every option.
+
+    choice_field: how to ask the server for choice-constrained output — "structured_outputs"
+    (vLLM >= 0.12), "guided_choice" (older vLLM) or "none" (servers that reject unknown fields).
+    """
+
+    source = "llm"
+
+    def __init__(
+        self,
+        base_url: str,
+        model: str,
+        *,
+        prompt: str = "single",
+        prompt_file: str | os.PathLike[str] | None = None,
+        labels: str | None = None,
+        concurrency: int = 64,
+        timeout: float = 60.0,
+        max_retries: int = 6,
+        unparseable_retries: int = 2,
+        backoff_base: float = 0.5,
+        backoff_max: float = 20.0,
+        choice_field: str = "structured_outputs",
+        api_key_env: str | None = "OPENAI_API_KEY",
+        max_tokens: int = 16,
+        extra_body: dict[str, Any] | None = None,
+        fast_paths: FastPaths | None = None,
+        cache: Cache | None = None,
+    ):
+        super().__init__(fast_paths=fast_paths, cache=cache)
+        if not base_url or not model:
+            raise ConfigError("the openai judge needs base_url (e.g. http://127.0.0.1:8000/v1) and model")
+        if choice_field not in CHOICE_FIELDS:
+            raise ConfigError(f"choice_field must be one of {', '.join(CHOICE_FIELDS)}, got {choice_field!r}")
+        if concurrency < 1 or timeout <= 0 or max_retries < 0 or unparseable_retries < 0:
+            raise ConfigError("concurrency must be >= 1, timeout > 0, retries >= 0")
+        url = base_url.rstrip("/")
+        if not url.endswith("/chat/completions"):
+            url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
+        self.url, self.model = url, model
+        self.prompt_text, self.labels, self.variant = load_prompt(prompt, prompt_file, labels)
+        self.concurrency, self.timeout = concurrency, timeout
+        self.max_retries, self.unparseable_retries = max_retries, unparseable_retries
+        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        self.choice_field, self.max_tokens = choice_field, max_tokens
+        self.extra_body = dict(extra_body or {})
+        self._api_key = os.environ.get(api_key_env) if api_key_env else None  # never logged or stored elsewhere
+        self.prompt_hash = text_hash(self.prompt_text + "\x00" + "\x00".join(self.labels))
+        self.identity = f"openai:{model}:{self.variant}:{self.prompt_hash[:12]}"
+        self._session = None
+        self._semaphore: asyncio.Semaphore | None = None
+        self._loop: asyncio.AbstractEventLoop | None = None
+
+    def __repr__(self) -> str:  # no key in reprs or logs
+        return f"OpenAIJudge(url={self.url!r}, model={self.model!r}, prompt={self.variant!r})"
+
+    # -- HTTP session, one per event loop ---------------------------------------------------------
+    def _client(self):
+        import aiohttp
+
+        loop = asyncio.get_running_loop()
+        if self._session is None or self._loop is not loop or self._session.closed:
+            headers = {"Content-Type": "application/json"}
+            if self._api_key:
+                headers["Authorization"] = f"Bearer {self._api_key}"
+            self._session = aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
+                timeout=aiohttp.ClientTimeout(total=self.timeout),
+                headers=headers,
+            )
+            self._semaphore = asyncio.Semaphore(self.concurrency)
+            self._loop = loop
+        return self._session, self._semaphore
+
+    async def aclose(self) -> None:
+        session, self._session, self._loop = self._session, None, None
+        if session is not None and not session.closed:
+            await session.close()
+        await super().aclose()
+
+    # -- grading ----------------------------------------------------------------------------------
+    def request_body(self, gt_norm: str, answer_norm: str) -> dict[str, Any]:
+        """The exact request for one pair (public so tests and docs can show it)."""
+        pair = json.dumps({"ground_truth": gt_norm, "prediction": answer_norm}, ensure_ascii=False,
+                          separators=(",", ":"))
+        body: dict[str, Any] = {
+            "model": self.model,
+            "messages": [{"role": "system", "content": self.prompt_text}, {"role": "user", "content": pair}],
+            "temperature": 0,
+            "max_tokens": self.max_tokens,
+        }
+        if self.choice_field == "structured_outputs":
+            body["structured_outputs"] = {"choice": list(self.labels)}
+        elif self.choice_field == "guided_choice":
+            body["guided_choice"] = list(self.labels)
+        body.update(self.extra_body)
+        return body
+
+    async def _grade_unique(self, pairs: list[Pair]) -> list[Verdict]:
+        session, semaphore = self._client()
+        return list(await asyncio.gather(*(self._grade_one(session, semaphore, p) for p in pairs)))
+
+    def _to_category(self, label: str) -> Category:
+        return BINARY_LABELS[label] if self.labels == PROMPT_VARIANTS["binary"][1] else Category(label)
+
+    async def _grade_one(self, session, semaphore: asyncio.Semaphore, pair: Pair) -> Verdict:
+        payload = json.dumps(self.request_body(*pair), ensure_ascii=False).encode("utf-8")
+        failures = unparseable = 0
+        while True:
+            async with semaphore:
+                try:
+                    return Verdict(self._to_category(await self._post(session, payload)), source="llm")
+                except _Retry as exc:
+                    error = exc
+                except _Fatal as exc:
+                    self.stats.extra["fatal"] = self.stats.extra.get("fatal", 0) + 1
+                    return Verdict(None, error=str(exc), source="llm")
+            if error.unparseable:
+                unparseable += 1
+                if unparseable > self.unparseable_retries:
+                    return Verdict(None, error=f"unparseable judge reply after {unparseable} tries: {error}",
+                                   source="llm")
+                delay = 0.0
+            else:
+                failures += 1
+                if failures > self.max_retries:
+                    return Verdict(None, error=f"judge server failed {failures} times, giving up: {error}",
+                                   source="llm")
+                delay = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
+                delay *= random.uniform(0.5, 1.5)  # jitter: retries of many pairs must not stampede
+                if error.delay is not None:
+                    delay = max(delay, min(error.delay, self.backoff_max))
+            self.stats.retries += 1
+            if delay:
+                await asyncio.sleep(delay)
+
+    async def _post(self, session, payload: bytes) -> str:
+        import aiohttp
+
+        self.stats.requests += 1
+        try:
+            async with session.post(self.url, data=payload) as resp:
+                body = await resp.read()
+                status = resp.status
+                retry_after = resp.headers.get("Retry-After")
+        except asyncio.TimeoutError:
+            raise _Retry(f"no reply within {self.timeout:g} s") from None
+        except aiohttp.ClientError as exc:
+            raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
+        text = body.decode("utf-8", errors="replace")
+        if status in _RETRY_STATUS:
+            delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
+            raise _Retry(f"HTTP {status}: {text[:200]}", delay=delay)
+        if status != 200:
+            hint = ""
+            if self.choice_field != "none" and ("structured_outputs" in text or "guided_choice" in text
+                                                 or "extra" in text.lower()):
+                hint = " (this server may not support choice-constrained output: set choice_field: none)"
+            raise _Fatal(f"HTTP {status} from {self.url}: {text[:300]}{hint}")
+        try:
+            content = json.loads(text)["choices"][0]["message"]["content"]
+        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
+            raise _Retry(f"malformed response body {text[:200]!r}", unparseable=True) from None
+        label = parse_reply(content, self.labels) if isinstance(content, str) else None
+        if label is None:
+            raise _Retry(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}", unparseable=True)
+        return label
+
+
+class _Fatal(Exception):
+    """A failure that retrying cannot fix (e.g. HTTP 400/401/404)."""

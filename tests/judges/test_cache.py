@@ -1,0 +1,164 @@
+"""The grade cache: SQLite (default) and Redis, with a real server counting LLM calls."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+import subprocess
+import sys
+import time
+
+import pytest
+from openai_server import RuleTable
+
+from speciarl.errors import ConfigError
+from speciarl.judges import SQLiteCache, build_judge, cache_key, default_cache_path
+
+PAIRS = [(f"species {i}", f"answer {i % 7}") for i in range(20)]
+
+CHILD = r"""
+import json, sys
+from speciarl.judges import build_judge
+config, pairs = json.loads(sys.argv[1]), json.loads(sys.argv[2])
+judge = build_judge(config)
+verdicts = judge.grade([tuple(p) for p in pairs])
+print(json.dumps({"labels": [v.category.value if v.ok else None for v in verdicts], "stats": judge.stats.to_dict()}))
+"""
+
+
+def config(server, cache, **extra):
+    return {"type": "openai", "base_url": server.base_url, "model": "m", "cache": str(cache), "timeout": 5,
+            "backoff_base": 0.01, **extra}
+
+
+def table_server(server):
+    server.reply = RuleTable({(g, a): ("generic" if int(g.split()[1]) % 2 else "wrong") for g, a in PAIRS})
+
+
+def test_sqlite_cache_serves_a_second_judge_without_llm_calls(server, tmp_path):
+    table_server(server)
+    path = tmp_path / "c.sqlite"
+    first = build_judge(config(server, path))
+    labels = [v.category for v in first.grade(PAIRS)]
+    assert first.stats.llm == 20 and len(server.requests) == 20
+    second = build_judge(config(server, path))
+    again = second.grade(PAIRS + [("Species 3", "answer 3!")])  # same pair after normalisation
+    assert [v.category for v in again[:20]] == labels and again[20].category == labels[3]
+    assert second.stats.cache == 20 and second.stats.llm == 0 and len(server.requests) == 20
+    assert {v.source for v in again} == {"cache"}
+    assert len(SQLiteCache(path)) == 20
+
+
+def test_editing_the_prompt_never_serves_stale_grades(server, tmp_path):
+    table_server(server)
+    prompt = tmp_path / "p.txt"
+    prompt.write_text("Grade version 1.")
+    cache = tmp_path / "c.sqlite"
+    build_judge(config(server, cache, prompt_file=str(prompt))).grade(PAIRS[:5])
+    prompt.write_text("Grade version 2.")
+    judge = build_judge(config(server, cache, prompt_file=str(prompt)))
+    judge.grade(PAIRS[:5])
+    assert judge.stats.cache == 0 and judge.stats.llm == 5 and len(server.requests) == 10
+    # the key covers pair, identity and prompt hash
+    keys = {cache_key("a", "b", "j", "p"), cache_key("a", "b", "j", "q"), cache_key("a", "b", "k", "p"),
+            cache_key("b", "a", "j", "p")}
+    assert len(keys) == 4
+
+
+def test_errors_are_never_cached(server, tmp_path):
+    table_server(server)
+    server.fault_for = lambda body: "500" if "species 4" in body["messages"][-1]["content"] else None
+    path = tmp_path / "c.sqlite"
+    verdicts = build_judge(config(server, path, max_retries=0)).grade(PAIRS[:6])
+    assert not verdicts[4].ok and all(v.ok for i, v in enumerate(verdicts) if i != 4)
+    assert len(SQLiteCache(path)) == 5
+    server.fault_for = None
+    judge = build_judge(config(server, path))
+    assert all(v.ok for v in judge.grade(PAIRS[:6]))
+    assert (judge.stats.cache, judge.stats.llm) == (5, 1)
+
+
+def test_concurrent_calls_in_one_process_share_in_flight_pairs(server, tmp_path):
+    table_server(server)
+    server.latency = 0.05
+    judge = build_judge(config(server, tmp_path / "c.sqlite"))
+
+    async def both():
+        results = await asyncio.gather(judge.agrade(PAIRS[:12]), judge.agrade(PAIRS[6:]))
+        await judge.aclose()
+        return results
+
+    a, b = asyncio.run(both())
+    assert all(v.ok for v in a + b) and [v.category for v in a[6:]] == [v.category for v in b[:6]]
+    assert set(server.answered.values()) == {1} and len(server.answered) == 20
+    assert judge.stats.llm == 20 and judge.stats.duplicate == 6
+
+
+def test_sqlite_shared_by_several_processes(server, tmp_path):
+    table_server(server)
+    path = tmp_path / "shared.sqlite"
+    cfg = json.dumps(config(server, path))
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, cfg, json.dumps(PAIRS[i * 5:i * 5 + 10])],
+                              stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True) for i in range(3)]
+    results = [p.communicate(timeout=60) for p in procs]
+    assert all(p.returncode == 0 for p in procs), [err for _, err in results]
+    outs = [json.loads(out) for out, _ in results]
+    assert all(None not in o["labels"] for o in outs)
+    assert len(SQLiteCache(path)) == 20
+    judge = build_judge(config(server, path))
+    judge.grade(PAIRS)
+    assert judge.stats.cache == 20
+
+
+def test_default_cache_path_is_overridable(monkeypatch, tmp_path):
+    monkeypatch.setenv("SPECIARL_JUDGE_CACHE", str(tmp_path / "x.sqlite"))
+    assert default_cache_path() == tmp_path / "x.sqlite"
+    monkeypatch.delenv("SPECIARL_JUDGE_CACHE")
+    monkeypatch.setenv("XDG_CACHE_HOME", str(tmp_path / "xdg"))
+    assert default_cache_path() == tmp_path / "xdg" / "speciarl" / "judge-cache.sqlite"
+
+
+def test_unusable_cache_path_is_a_config_error(tmp_path, server):
+    blocker = tmp_path / "file"
+    blocker.write_text("")
+    with pytest.raises(ConfigError, match="cannot open"):
+        build_judge(config(server, blocker / "sub" / "c.sqlite"))
+
+
+# -- Redis ---------------------------------------------------------------------------------------------
+
+def test_redis_two_processes_call_the_llm_once_per_pair(server, redis_url):
+    table_server(server)
+    server.latency = 0.15
+    cfg = json.dumps(config(server, redis_url, concurrency=8))
+    a, b = PAIRS[:14], PAIRS[6:]  # 8 pairs overlap
+    procs = [subprocess.Popen([sys.executable, "-c", CHILD, cfg, json.dumps(p)], stdout=subprocess.PIPE, text=True)
+             for p in (a, b)]
+    outs = [json.loads(p.communicate(timeout=60)[0]) for p in procs]
+    assert all(None not in o["labels"] for o in outs)
+    assert outs[0]["labels"][6:] == outs[1]["labels"][:8]
+    assert len(server.answered) == 20 and set(server.answered.values()) == {1}, server.answered
+    assert sum(o["stats"]["llm"] for o in outs) == 20
+    assert sum(o["stats"]["cache"] for o in outs) == 8
+    # a third worker later: everything from the shared cache
+    judge = build_judge(config(server, redis_url))
+    judge.grade(PAIRS)
+    assert judge.stats.cache == 20 and len(server.requests) == 20
+
+
+def test_redis_waiter_takes_over_when_the_lock_holder_disappears(server, redis_url):
+    import redis
+
+    table_server(server)
+    judge = build_judge(config(server, redis_url, cache_lock_ttl=0.4))
+    key = cache_key("species 1", "answer 1", judge.identity, judge.prompt_hash)
+    redis.Redis.from_url(redis_url).set("speciarl:judge:lock:" + key, "another-worker", px=400)
+    started = time.monotonic()
+    [verdict] = judge.grade([("species 1", "answer 1")])
+    assert verdict.ok and verdict.category.value == "generic"
+    assert time.monotonic() - started >= 0.3 and len(server.requests) == 1
+
+
+def test_unreachable_redis_is_a_config_error(server):
+    with pytest.raises(ConfigError, match="cannot connect"):
+        build_judge(config(server, "redis://127.0.0.1:1/0"))
