@@ -128,6 +128,34 @@ def _add_data_synthetic(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_owc(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "owc",
+        help="secondary open-world metrics (text inclusion, semantic/concept similarity, LLM inclusion)",
+        description="The lmms-owc secondary metrics of record files, per dataset: text inclusion always; "
+        "semantic and concept similarity with all-MiniLM-L6-v2 (--semantic, needs the owc extra); LLM inclusion "
+        "with the judge's binary prompt (--judge-config, an openai judge mapping).",
+    )
+    p.add_argument("inputs", nargs="+", metavar="RECORDS.jsonl", help="prediction or graded records")
+    p.add_argument("--semantic", action="store_true", help="semantic and concept similarity (MiniLM on CPU)")
+    p.add_argument("--judge-config", metavar="YAML", help="judge config for LLM inclusion (prompt forced to binary)")
+    p.add_argument("--out", metavar="OWC.json", help="write the numbers as JSON")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .report.owc import run_owc
+
+        judge = None
+        if args.judge_config:
+            import yaml
+
+            with open(args.judge_config, encoding="utf-8") as fh:
+                judge = yaml.safe_load(fh)
+        run_owc(args.inputs, args.out, semantic=args.semantic, judge_config=judge)
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # `speciarl data <sub-subcommand>`: add one `_add_data_<name>(dsub)` function and append it here.
 DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_list,
@@ -157,6 +185,7 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_data,
+    _add_owc,
 ]
 
 
