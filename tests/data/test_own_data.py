@@ -90,6 +90,23 @@ def test_hf_route_reads_a_saved_local_copy_with_class_names(tmp_path):
         load_benchmark("hf", tmp_path / "food_copy", label_column="fine_label")
 
 
+def test_hf_preset_maps_our_split_names_and_checks_sizes(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    from PIL import Image
+
+    from speciarl.data import BenchmarkSizeWarning
+    from speciarl.errors import ConfigError
+
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["apple_pie"])})
+    ds = datasets.Dataset.from_dict({"image": [Image.new("RGB", (4, 4))], "label": [0]}, features=features)
+    datasets.DatasetDict({"train": ds, "validation": ds}).save_to_disk(str(tmp_path / "ethz_food101"))
+    with pytest.warns(BenchmarkSizeWarning, match="25250"):
+        split = load_benchmark("hf", tmp_path / "ethz_food101", "official_test", preset="food101")
+    assert [(s.sample_id, s.ground_truth) for s in split] == [("food101:official_test:0", "apple pie")]
+    with pytest.raises(ConfigError, match="split_zhou_Food101.json"):
+        load_benchmark("hf", tmp_path / "ethz_food101", "test", preset="food101")
+
+
 def test_synthetic_benchmark_is_deterministic_and_has_a_taxonomy(tmp_path):
     import yaml
 

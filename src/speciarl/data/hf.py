@@ -6,19 +6,35 @@ already in the local cache (the hub is switched to offline mode before `datasets
 missing copy is an error, not a download). Options: ``dataset_name`` (the `dataset` field and the
 sample-id prefix; default the folder name), ``image_column`` (default "image"), ``label_column``
 (default "label"; ClassLabel ints become their names), ``id_column`` (default: the row's index in
-its split, i.e. the dataset's own order), ``clean`` (underscores as spaces, default true).
+its split, i.e. the dataset's own order), ``clean`` (underscores as spaces, default true),
+``preset`` (a benchmark whose Hub copy we know, see `PRESETS`: sets the dataset name, maps our split
+names to the Hub's, and checks the split size).
 """
 
 from __future__ import annotations
 
 import io
 import os
+import warnings
 from pathlib import Path
 from typing import Any
 
-from .registry import MissingDataError, register_benchmark
+from ..errors import ConfigError
+from .registry import BenchmarkSizeWarning, MissingDataError, register_benchmark
 from .sample import Sample, Skipped, clean_label, make_sample_id
 from .textfiles import DataFileError
+
+
+# Benchmarks with a known copy on the Hugging Face Hub. Our split name -> the Hub's split name.
+PRESETS: dict[str, dict[str, Any]] = {
+    "food101": {
+        "hub": "ethz/food101",
+        "splits": {"official_train": "train", "official_test": "validation"},
+        "expected": {"official_train": 75750, "official_test": 25250},
+        "note": "the Hub copy holds the official split only; the paper's CoOp split (test, 30,300 images) "
+        "needs the archive and split_zhou_Food101.json (benchmark food101)",
+    },
+}
 
 
 class _RowImage:
@@ -77,10 +93,24 @@ def load(
     label_column: str = "label",
     id_column: str | None = None,
     clean: bool = True,
+    preset: str | None = None,
 ) -> tuple[list[Sample], list[Skipped]]:
     import datasets
 
-    table = _open(root, split)
+    hub_split, expected = split, None
+    if preset is not None:
+        if preset not in PRESETS:
+            raise ConfigError(f"hf: unknown preset {preset!r}; known: {', '.join(PRESETS)}")
+        known = PRESETS[preset]
+        if split not in known["splits"]:
+            raise ConfigError(f"hf preset {preset}: split {split!r} not available ({known['note']}); "
+                              f"splits: {', '.join(known['splits'])}")
+        hub_split, expected = known["splits"][split], known["expected"].get(split)
+        dataset_name = dataset_name or preset
+    table = _open(root, hub_split)
+    if expected is not None and len(table) != expected:
+        warnings.warn(f"hf/{preset}/{split}: found {len(table)} rows, the published split has {expected}",
+                      BenchmarkSizeWarning, stacklevel=2)
     for column in (image_column, label_column, *([id_column] if id_column else [])):
         if column not in table.column_names:
             raise DataFileError(f"{root} [{split}]: no column {column!r}; columns: {', '.join(table.column_names)}")
