@@ -24,7 +24,6 @@ from .registry import BenchmarkSizeWarning, MissingDataError, register_benchmark
 from .sample import Sample, Skipped, clean_label, make_sample_id
 from .textfiles import DataFileError
 
-
 # Benchmarks with a known copy on the Hugging Face Hub. Our split name -> the Hub's split name.
 PRESETS: dict[str, dict[str, Any]] = {
     "food101": {
