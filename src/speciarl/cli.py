@@ -156,6 +156,19 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_data_prompts(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser("prompts", help="the built-in VLM prompts and their hashes (--show NAME|FILE for the text)")
+    p.add_argument("--show", metavar="NAME|FILE", help="print one prompt's full text")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .data.commands import run_prompts
+
+        run_prompts(args.show)
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # `speciarl data <sub-subcommand>`: add one `_add_data_<name>(dsub)` function and append it here.
 DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_list,
@@ -163,6 +176,7 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_build_trainset,
     _add_data_mix,
     _add_data_synthetic,
+    _add_data_prompts,
 ]
 
 

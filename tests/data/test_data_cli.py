@@ -60,3 +60,13 @@ def test_synthetic_command_writes_a_loadable_benchmark(tmp_path, capsys):
     assert main(["data", "synthetic", "--out", str(tmp_path / "syn"), "--per-class", "1"]) == 0
     assert main(["data", "check", "--benchmark", "synthetic", "--root", str(tmp_path / "syn")]) == 0
     assert "synthetic/test: 9 images" in capsys.readouterr().out
+
+
+def test_prompts_command_lists_hashes_and_shows_text(capsys):
+    from speciarl.prompts import get_prompt
+
+    assert main(["data", "prompts"]) == 0
+    out = capsys.readouterr().out
+    assert all(f"{n:<16} {get_prompt(n).hash}" in out for n in ("base", "max_specificity"))
+    assert main(["data", "prompts", "--show", "calibrated"]) == 0
+    assert get_prompt("calibrated").text in capsys.readouterr().out

@@ -120,3 +120,17 @@ def run_synthetic(out: str, per_class: int, seed: int, size: int) -> None:
         print(f"{split}: {path}")
     print(f"taxonomy: {bench.taxonomy}")
     print(f"load with: benchmark 'synthetic', root {bench.root}")
+
+
+def run_prompts(show: str | None) -> None:
+    """The built-in prompts with their hashes, or one prompt's full text."""
+    from ..prompts import get_prompt, list_prompts
+
+    if show:
+        prompt = get_prompt(show)
+        print(f"# {prompt.name} ({prompt.hash})\n{prompt.text}")
+        return
+    for name in list_prompts():
+        prompt = get_prompt(name)
+        first = prompt.text.splitlines()[0]
+        print(f"{name:<16} {prompt.hash}  {first}")
