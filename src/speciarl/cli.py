@@ -177,6 +177,7 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_mix,
     _add_data_synthetic,
     _add_data_prompts,
+    _add_verify,
 ]
 
 
@@ -191,6 +192,52 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     def handler(args: argparse.Namespace) -> int:
         p.print_help()
         return 2
+
+    p.set_defaults(handler=handler)
+
+
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="grade prediction records with a judge (LLM server or taxonomy)",
+        description="Read prediction records (JSONL with a 'completion' or an 'answer'), grade each answer "
+        "against its ground truth and append graded records to --output. Reruns skip records already in "
+        "--output. Exits 1 (listing them) if some pairs could not be graded; they get no category.",
+    )
+    p.add_argument("input", metavar="IN.jsonl", help="prediction records")
+    p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="graded records (appended, resumable)")
+    p.add_argument("--judge", choices=("openai", "taxonomy"), help="judge type (or give --judge-config)")
+    p.add_argument("--judge-config", metavar="YAML", help="a judge config mapping (see README); flags override it")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--model", help="model name the server serves")
+    p.add_argument("--prompt", help="judge prompt: single (default), main_subject, binary, or a prompt file path")
+    p.add_argument("--taxonomy", metavar="FILE", help="label hierarchy (YAML/JSON) for --judge taxonomy")
+    p.add_argument("--cache", metavar="PATH|redis://...|none",
+                   help="grade cache (default: SQLite at $SPECIARL_JUDGE_CACHE or ~/.cache/speciarl/judge-cache.sqlite "
+                   "for LLM judges, none for the taxonomy judge)")
+    p.add_argument("--concurrency", type=int, help="parallel judge requests (default 64)")
+    p.add_argument("--timeout", type=float, help="seconds per judge request (default 60)")
+    p.add_argument("--max-retries", type=int, help="retries per pair on connection errors, timeouts, 429, 5xx (default 6)")
+    p.add_argument("--choice-field", choices=("structured_outputs", "guided_choice", "none"),
+                   help="choice-constrained output field (default structured_outputs, vLLM >= 0.12; none for "
+                   "servers that reject it)")
+    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--length-cap", type=int, metavar="WORDS", help="answers longer than this are wrong (0: off)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .pipeline.verify import judge_config_from_args, run_verify
+
+        result = run_verify(args.input, args.output, judge_config_from_args(args), progress=not args.no_progress)
+        for sample_id, index, message in result.errors[:20]:
+            print(f"not graded: sample {sample_id!r} prediction {index}: {message}", file=sys.stderr)
+        if len(result.errors) > 20:
+            print(f"... and {len(result.errors) - 20} more not graded", file=sys.stderr)
+        print(result.summary_line())
+        if not result.ok:
+            print(f"{len(result.errors)} pairs could not be graded; rerun the same command to retry them",
+                  file=sys.stderr)
+        return 0 if result.ok else 1
 
     p.set_defaults(handler=handler)
 
