@@ -177,7 +177,6 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_mix,
     _add_data_synthetic,
     _add_data_prompts,
-    _add_verify,
 ]
 
 
@@ -247,6 +246,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_data,
     _add_owc,
+    _add_verify,
 ]
 
 
