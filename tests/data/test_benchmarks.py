@@ -54,6 +54,9 @@ def test_fgvc_aircraft_keeps_family_and_manufacturer(tmp_path):
     assert test["fgvc_aircraft:test:0034309"].attributes["family"] == "Boeing 707"
     train = _load("fgvc_aircraft", tmp_path, "train")
     assert [s.ground_truth for s in train] == ["707-320", "Cessna 172"]
+    # CoOp's layout: the contents of data/ in a folder of their own
+    (tmp_path / "fgvc-aircraft-2013b" / "data").rename(tmp_path / "fgvc_aircraft")
+    assert set(_by_id(_load("fgvc_aircraft", tmp_path))) == set(test)
 
 
 def test_flowers102_uses_the_coop_split_and_its_class_names(tmp_path):

@@ -3,7 +3,8 @@
 Where from: https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ (fgvc-aircraft-2013b.tar.gz).
 Unpack so that the root holds ``data/images/<id>.jpg``, ``data/variants.txt`` and the split lists
 ``data/images_variant_<split>.txt``, ``data/images_family_<split>.txt``,
-``data/images_manufacturer_<split>.txt`` (the archive unpacks to ``fgvc-aircraft-2013b/``).
+``data/images_manufacturer_<split>.txt`` (the archive unpacks to ``fgvc-aircraft-2013b/``; the root may be that folder, its ``data/`` folder, or
+CoOp's ``fgvc_aircraft/`` which holds the contents of ``data/``).
 
 Label: the variant ("707-320"). Family ("Boeing 707") and manufacturer ("Boeing") are kept in
 `attributes` for taxonomy work. sample_id uses the image number. Note: the images keep the
@@ -25,15 +26,15 @@ from .textfiles import read_mapping, read_pairs
     title="FGVC-Aircraft 2013b",
     splits=("train", "val", "trainval", "test"),
     expected_sizes={"train": 3334, "val": 3333, "trainval": 6667, "test": 3333},
-    markers=("data/images", "data/images_variant_test.txt"),
-    subdirs=("fgvc-aircraft-2013b",),
+    markers=("images", "images_variant_test.txt"),
+    subdirs=("data", "fgvc-aircraft-2013b/data", "fgvc_aircraft"),
     source="https://www.robots.ox.ac.uk/~vgg/data/fgvc-aircraft/ (fgvc-aircraft-2013b.tar.gz)",
     unpack="tar xzf fgvc-aircraft-2013b.tar.gz; the root is fgvc-aircraft-2013b/ (data/images/, data/*.txt)",
     label='variant ("707-320"); family and manufacturer kept as attributes',
     group="very fine-grained",
 )
 def load(root: Path, split: str) -> tuple[list[Sample], list[Skipped]]:
-    data = root / "data"
+    data = root  # the archive's data/ folder (CoOp's layout calls it fgvc_aircraft/)
     families = _optional(data / f"images_family_{split}.txt")
     makers = _optional(data / f"images_manufacturer_{split}.txt")
     entries = []
