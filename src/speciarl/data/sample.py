@@ -44,6 +44,9 @@ class Sample:
     attributes: dict[str, Any] = field(default_factory=dict)
     image_loader: Callable[[], Image.Image] | None = field(default=None, compare=False, repr=False)
 
+    def __hash__(self) -> int:  # the attributes dict is unhashable; the id identifies the sample
+        return hash(self.sample_id)
+
     def open_image(self) -> Image.Image:
         """The image as RGB; raises on a missing or corrupt file (see `images.open_image` to skip)."""
         from .images import load_rgb
