@@ -39,6 +39,7 @@ def test_cub200_official_layout(tmp_path):
     assert sample.ground_truth == "Black footed Albatross"
     assert sample.image_path.is_file() and sample.image_path.name.startswith("Black_footed_Albatross_0000")
     assert sorted(s.ground_truth for s in test) == ["Black footed Albatross", "Bobolink", "Laysan Albatross"]
+    assert len(set(test)) == 3  # samples hash by id even though attributes is a dict
     train = _load("cub200", tmp_path / "CUB_200_2011", "train")
     assert len(train) == 6 and not set(_by_id(train)) & set(_by_id(test))
 
