@@ -82,3 +82,10 @@ def test_punctuation_only_answer_is_malformed_and_rules_can_be_switched_off():
     assert check("samoyed", "samoyed", off) is None
     assert check("samoyed", "none", off) is None
     assert check("samoyed", "robin or cardinal", off) is None
+
+
+def test_dashes_and_spaces_are_the_same_label():
+    verdict = check("Golden winged Warbler", "golden-winged warbler")
+    assert (verdict.category, verdict.source) == (Category.SPECIFIC, "exact")
+    assert check("737-800", "737 800").category is Category.SPECIFIC
+    assert check("737-800", "737-8000") is None

@@ -196,3 +196,30 @@ def test_bad_config_is_a_config_error(server):
         build_judge({"type": "openai", "model": "m", "cache": "none"})
     with pytest.raises(ConfigError, match="judge type"):
         build_judge({"type": "regex"})
+
+
+def test_judge_protocol_and_stats_per_call(server):
+    from speciarl.judges import Judge
+
+    server.reply = RuleTable(TABLE)
+    judge = judge_for(server)
+    assert isinstance(judge, Judge)
+    judge.grade(PAIRS[:2])
+    judge.grade(PAIRS[:3] + [("x", "none")])
+    stats = judge.stats.to_dict()
+    assert (stats["pairs"], stats["calls"], stats["llm"], stats["refusal"], stats["fast_path"]) == (6, 2, 5, 1, 1)
+    assert stats["last_call_seconds"] > 0 and stats["seconds"] >= stats["last_call_seconds"]
+    judge.stats.reset()
+    assert judge.stats.pairs == 0 and judge.stats.llm == 0
+
+
+def test_async_context_manager_closes_the_session(server):
+    judge = judge_for(server)
+
+    async def use():
+        async with judge:
+            await judge.agrade([("a", "b")])
+            assert judge._session is not None and not judge._session.closed
+        assert judge._session is None
+
+    asyncio.run(use())

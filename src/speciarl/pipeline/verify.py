@@ -20,7 +20,9 @@ from ..categories import LABELS
 from ..errors import SpeciarlError
 from ..records import Record, RecordError, RecordWriter, check_unique, completed_keys, read_records
 
-CHUNK = 32  # records per judge call: small enough to flush often, large enough to fold repeats
+# Records per judge call. A chunk is written when its last pair is graded, so a kill loses the pairs in
+# flight plus at most CHUNK - 1 finished neighbours per chunk; 8 measured as fast as 32 (1 was ~40 % slower).
+CHUNK = 8
 
 
 @dataclass
@@ -116,12 +118,12 @@ def run_verify(
     return result
 
 
-def _graded(record: Record, answer: str | None, category: Any, identity: str) -> Record:
+def _graded(record: Record, answer: str | None, category: Any, identity: str, norm: Any = normalize) -> Record:
     return dataclasses.replace(
         record,
         answer=answer,
-        answer_normalized=None if answer is None else normalize(answer),
-        ground_truth_normalized=normalize(record.ground_truth),
+        answer_normalized=None if answer is None else norm(answer),
+        ground_truth_normalized=norm(record.ground_truth),
         category=category,
         judge=identity,
         graded=True,
@@ -131,6 +133,7 @@ def _graded(record: Record, answer: str | None, category: Any, identity: str) ->
 async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: RecordWriter, bar: Any,
                      result: VerifyResult, chunk_size: int) -> None:
     counts: Counter[str] = Counter()
+    norm = getattr(judge, "normalize", normalize)  # BaseJudge memoises it
 
     async def grade(chunk: list[tuple[Record, str]]):
         return chunk, await judge.agrade([(r.ground_truth, a) for r, a in chunk])
@@ -142,7 +145,7 @@ async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: Reco
             out = []
             for (record, answer), verdict in zip(chunk, verdicts):
                 if verdict.ok:
-                    out.append(_graded(record, answer, verdict.category, judge.identity))
+                    out.append(_graded(record, answer, verdict.category, judge.identity, norm))
                     counts[verdict.category.value] += 1
                 else:
                     result.errors.append((record.sample_id, record.prediction_index, verdict.error or "no category"))
