@@ -1,0 +1,98 @@
+"""What a researcher watches during training, besides TRL's own logs (TensorBoard / W&B / trackio).
+
+- `rollouts.jsonl`: every rollout in the record schema plus `step`, `reward`, `rank` (the process
+  that generated it), so `speciarl report` reads a training log like an evaluation.
+- `metrics.jsonl`: one JSON line per logging step (everything TRL logs, our categories included).
+- a rich table of a few rollouts with their categories every K steps.
+Both files are cut back to the resumed step when a run resumes, so a rerun never duplicates lines.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+from transformers import TrainerCallback
+
+from ..records import RecordWriter, write_atomic
+
+
+def _truncate_after(path: Path, step: int) -> None:
+    """Keep the lines with `step` <= step (and drop a partial last line)."""
+    if not path.exists():
+        return
+    kept = []
+    for line in path.read_text(encoding="utf-8").splitlines():
+        try:
+            if json.loads(line).get("step", 0) <= step:
+                kept.append(line + "\n")
+        except json.JSONDecodeError:
+            continue  # a line cut by a kill
+    write_atomic(path, "".join(kept))
+
+
+class RolloutLog:
+    """Append-only rollout records (main process only), reopened after a resume cut."""
+
+    def __init__(self, path: str | Path):
+        self.path = Path(path)
+        self._writer: RecordWriter | None = None
+
+    def resume_at(self, step: int) -> None:
+        self.close()
+        _truncate_after(self.path, step)
+
+    def write(self, records: list[dict[str, Any]]) -> None:
+        if self._writer is None:
+            self.path.parent.mkdir(parents=True, exist_ok=True)
+            self._writer = RecordWriter(self.path)
+        self._writer.write_many(records)
+
+    def close(self) -> None:
+        if self._writer is not None:
+            self._writer.close()
+            self._writer = None
+
+
+class SpeciarlLogCallback(TrainerCallback):
+    """metrics.jsonl lines on every log; both logs cut back to the step a resumed run starts from."""
+
+    def __init__(self, metrics_path: str | Path | None, rollout_log: RolloutLog | None):
+        self.metrics_path = Path(metrics_path) if metrics_path else None
+        self.rollout_log = rollout_log
+
+    def on_train_begin(self, args, state, control, **kwargs):
+        if state.is_world_process_zero:
+            if self.rollout_log is not None:
+                self.rollout_log.resume_at(state.global_step)
+            if self.metrics_path is not None:
+                _truncate_after(self.metrics_path, state.global_step)
+
+    def on_log(self, args, state, control, logs=None, **kwargs):
+        if self.metrics_path is None or not state.is_world_process_zero or not logs:
+            return
+        self.metrics_path.parent.mkdir(parents=True, exist_ok=True)
+        line = {"step": state.global_step, **{k: v for k, v in logs.items() if isinstance(v, (int, float, str))}}
+        with self.metrics_path.open("a", encoding="utf-8") as fh:
+            fh.write(json.dumps(line) + "\n")
+
+    def on_train_end(self, args, state, control, **kwargs):
+        if self.rollout_log is not None:
+            self.rollout_log.close()
+
+
+def print_samples(step: int, records: list[dict[str, Any]]) -> None:
+    """A small table of rollouts with their answers, categories and rewards."""
+    from rich.console import Console
+    from rich.table import Table
+    from rich.text import Text
+
+    table = Table(title=f"rollouts at step {step}", show_lines=False)
+    for column in ("sample", "ground truth", "answer", "category", "reward"):
+        table.add_column(column, overflow="fold")
+    for r in records:
+        cells = (r["sample_id"], r["ground_truth"], "—" if r["answer"] is None else r["answer"],
+                 r["category"] or "parse failure", f"{r['reward']:+.2f}")
+        table.add_row(*(Text(str(c)) for c in cells))  # Text: ids like "a:train:b" are not emoji codes
+    Console(stderr=True, emoji=False).print(table)
