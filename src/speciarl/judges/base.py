@@ -18,6 +18,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 from ..answers import normalize
 from ..categories import Category
 from .fastpaths import FastPaths
+from .verdict import Verdict
 
 if TYPE_CHECKING:
     from .cache import Cache
@@ -25,19 +26,6 @@ if TYPE_CHECKING:
 Pair = tuple[str, str]  # (ground truth, answer), raw strings
 
 SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
-
-
-@dataclass(frozen=True)
-class Verdict:
-    """One grade: a category, or an error message (category None); `source` says who decided."""
-
-    category: Category | None
-    error: str | None = None
-    source: str = ""
-
-    @property
-    def ok(self) -> bool:
-        return self.error is None and self.category is not None
 
 
 @dataclass
@@ -160,7 +148,7 @@ class BaseJudge:
         stats = self.stats
         stats.pairs += len(pairs)
         stats.calls += 1
-        check, norm = self.fast_paths.check, self.normalize
+        check, norm, memo = self.fast_paths.check, self.normalize, self._norm
         # Fold raw duplicates first: rollouts of one image repeat the same answer a lot.
         first_of: dict[Pair, int] = {}
         todo: dict[Pair, list[int]] = {}  # normalised pair -> positions
@@ -168,7 +156,7 @@ class BaseJudge:
             if pair in first_of:
                 continue
             first_of[pair] = i
-            key = (norm(pair[0]), norm(pair[1]))
+            key = (memo.get(pair[0]) or norm(pair[0]), memo.get(pair[1]) or norm(pair[1]))
             positions = todo.get(key)
             if positions is not None:
                 positions.append(i)
@@ -221,12 +209,13 @@ class BaseJudge:
         try:
             owned = await self._from_cache(keys, verdicts) if self.cache is not None and keys else keys
             graded = await self._grade_unique(owned) if owned else []
+            by_source: dict[str, int] = {}
             for k, verdict in zip(owned, graded):
                 verdicts[k] = verdict
-                if verdict.ok:
-                    setattr(stats, verdict.source, getattr(stats, verdict.source) + 1)
-                else:
-                    stats.errors += 1
+                source = verdict.source if verdict.ok else "errors"
+                by_source[source] = by_source.get(source, 0) + 1
+            for source, n in by_source.items():
+                setattr(stats, source, getattr(stats, source) + n)
             if self.cache is not None and owned:
                 hashed = {k: cache_key(k[0], k[1], self.identity, self.prompt_hash) for k in owned}
                 good = {hashed[k]: verdicts[k].category.value for k in owned if verdicts[k].ok}  # type: ignore[union-attr]

@@ -11,6 +11,7 @@ import asyncio
 import logging
 import os
 import sqlite3
+import threading
 import time
 import uuid
 from collections.abc import Sequence
@@ -67,6 +68,7 @@ class SQLiteCache(Cache):
         self.description = f"sqlite:{self.path}"
         self._conn: sqlite3.Connection | None = None
         self._pid = -1
+        self._lock = threading.Lock()  # one connection, possibly used from several threads
         self._connect()  # fail now, at the boundary, if the path is unusable
 
     def _connect(self) -> sqlite3.Connection:
@@ -97,12 +99,13 @@ class SQLiteCache(Cache):
     async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         conn = self._connect()
         found: dict[str, str] = {}
-        for start in range(0, len(keys), _CHUNK):
-            chunk = keys[start:start + _CHUNK]
-            marks = ",".join("?" * len(chunk))
-            for key, label in conn.execute(f"SELECT key, category FROM grades WHERE key IN ({marks})", chunk):
-                if label in LABELS:
-                    found[key] = label
+        with self._lock:
+            for start in range(0, len(keys), _CHUNK):
+                chunk = keys[start:start + _CHUNK]
+                marks = ",".join("?" * len(chunk))
+                for key, label in conn.execute(f"SELECT key, category FROM grades WHERE key IN ({marks})", chunk):
+                    if label in LABELS:
+                        found[key] = label
         return found
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
@@ -110,7 +113,7 @@ class SQLiteCache(Cache):
             return
         conn = self._connect()
         now = time.time()
-        with conn:  # one transaction: a kill leaves all or nothing
+        with self._lock, conn:  # one transaction: a kill leaves all or nothing
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR REPLACE INTO grades (key, category, created) VALUES (?, ?, ?)",
                              [(k, v, now) for k, v in grades.items()])
@@ -131,7 +134,7 @@ class RedisCache(Cache):
     is released without a grade (the holder failed), the waiter grades the pair itself.
     """
 
-    def __init__(self, url: str, *, prefix: str = "speciarl:judge:", lock_ttl: float = 120.0,
+    def __init__(self, url: str, *, prefix: str = "speciarl:judge:", lock_ttl: float = 60.0,
                  poll_interval: float = 0.02, ttl: float | None = None):
         try:
             import redis.asyncio  # noqa: F401

@@ -13,6 +13,12 @@ from collections.abc import Iterable
 
 from ..answers import normalize
 from ..categories import Category
+from .verdict import Verdict
+
+# Verdicts are immutable: the fast paths hand out shared instances.
+EXACT = Verdict(Category.SPECIFIC, source="exact")
+REFUSAL = Verdict(Category.ABSTAIN, source="refusal")
+CAPPED = Verdict(Category.WRONG, source="cap")
 
 # Normalised refusal phrases (SPEC §3 `abstain`). Whole-answer matches only, never substrings:
 # "unknown" is a refusal, "unknown warbler" is not.
@@ -87,18 +93,16 @@ class FastPaths:
                  f"refusals={len(self.refusals)}"]
         return ",".join(parts)
 
-    def check(self, gt_norm: str, answer_norm: str, raw_answer: str):  # -> Verdict | None
-        from .base import Verdict  # local: base imports this module
-
+    def check(self, gt_norm: str, answer_norm: str, raw_answer: str) -> Verdict | None:
         if self.exact and answer_norm and (answer_norm == gt_norm or loose(answer_norm) == loose(gt_norm)):
-            return Verdict(Category.SPECIFIC, source="exact")
+            return EXACT
         if not answer_norm:  # only punctuation ("?", "..."): malformed, not a label
-            return Verdict(Category.WRONG, source="cap")
+            return CAPPED
         if answer_norm in self.refusals:
-            return Verdict(Category.ABSTAIN, source="refusal")
+            return REFUSAL
         if self.length_cap and answer_norm.count(" ") + 1 > self.length_cap \
                 and gt_norm.count(" ") + 1 <= self.length_cap:
-            return Verdict(Category.WRONG, source="cap")
+            return CAPPED
         if self.options and lists_options(raw_answer, answer_norm) and " or " not in gt_norm:
-            return Verdict(Category.WRONG, source="cap")
+            return CAPPED
         return None

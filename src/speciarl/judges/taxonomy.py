@@ -153,13 +153,17 @@ class TaxonomyJudge(BaseJudge):
         return self.grade_normalized(pairs)
 
     def grade_normalized(self, pairs: Sequence[Pair]) -> list[Verdict]:
+        """Grades of already-normalised pairs, no fast paths (the audit oracle uses this directly)."""
         out = []
-        relation, levels = self.taxonomy.relation, self.less_specific_levels
+        relation, levels, shared = self.taxonomy.relation, self.less_specific_levels, _VERDICTS
         for gt, answer in pairs:
             category = relation(gt, answer, levels)
             if category is None:
                 out.append(Verdict(None, error=f"ground truth {gt!r} is not in taxonomy {self.taxonomy.source}",
                                    source="taxonomy"))
             else:
-                out.append(Verdict(category, source="taxonomy"))
+                out.append(shared[category])
         return out
+
+
+_VERDICTS = {c: Verdict(c, source="taxonomy") for c in Category}  # immutable, shared
