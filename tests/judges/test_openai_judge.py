@@ -223,3 +223,13 @@ def test_async_context_manager_closes_the_session(server):
         assert judge._session is None
 
     asyncio.run(use())
+
+
+def test_sync_grade_inside_an_event_loop_says_to_use_agrade(server):
+    judge = judge_for(server)
+
+    async def wrong_use():
+        with pytest.raises(RuntimeError, match="agrade"):
+            judge.grade([("a", "b")])
+
+    asyncio.run(wrong_use())

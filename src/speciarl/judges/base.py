@@ -132,6 +132,12 @@ class BaseJudge:
 
     def grade(self, pairs: Sequence[Pair]) -> list[Verdict]:
         """Sync helper for sync callers (not from inside a running event loop: use `agrade`)."""
+        try:
+            asyncio.get_running_loop()
+        except RuntimeError:
+            pass
+        else:
+            raise RuntimeError("judge.grade() called inside a running event loop: use `await judge.agrade(pairs)`")
 
         async def run() -> list[Verdict]:
             try:

@@ -168,6 +168,11 @@ class OpenAIJudge(BaseJudge):
             await session.close()
         await super().aclose()
 
+    def close(self) -> None:
+        """Forget the HTTP session (`grade()` closes it already; async callers use `aclose`)."""
+        self._session, self._loop = None, None
+        super().close()
+
     # -- grading ----------------------------------------------------------------------------------
     def request_body(self, gt_norm: str, answer_norm: str) -> dict[str, Any]:
         """The exact request for one pair (public so tests and docs can show it)."""
