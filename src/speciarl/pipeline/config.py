@@ -38,7 +38,7 @@ BENCH_KEYS = {"name", "root", "split", "limit", "options", "generate"}
 OPERATIONAL_KEYS = {
     "batch_size", "chunk_size", "device", "concurrency", "timeout", "max_retries", "backoff_base",
     "backoff_max", "api_key", "api_key_env", "gpu_memory_utilization", "tensor_parallel_size", "cache",
-    "attn_implementation", "engine_kwargs", "progress",
+    "attn_implementation", "engine_kwargs", "progress", "num_threads",
 }
 
 

@@ -84,6 +84,10 @@ def resolve_model(config: EvalConfig, samples: Sequence[Any]) -> dict[str, Any]:
             raise ConfigError("model.tiny must be a mapping with at least `dir` (where to build the tiny model)")
         from ..models.tiny import build_tiny_vlm
 
+        if model.get("num_threads"):  # the tiny build trains a few steps: same thread setting
+            import torch
+
+            torch.set_num_threads(int(model["num_threads"]))
         options = dict(tiny)
         out = options.pop("dir")
         words = options.pop("words", None)

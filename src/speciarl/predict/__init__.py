@@ -20,7 +20,8 @@ __all__ = ["BACKENDS", "Completion", "PredictRequest", "Predictor", "SamplingPar
 def build_predictor(config: dict[str, Any]) -> Predictor:
     """A predictor from a `model:` config section: `backend` plus that backend's keyword arguments.
 
-    transformers: path, adapter, name, batch_size, device, dtype, attn_implementation, merge_adapter.
+    transformers: path, adapter, name, batch_size, device, dtype, attn_implementation, merge_adapter,
+    num_threads.
     vllm: path, adapter, name, chunk_size, tensor_parallel_size, gpu_memory_utilization, max_model_len,
     max_lora_rank, enable_prefix_caching, dtype, seed, engine_kwargs.
     openai: base_url, model, name, api_key_env, concurrency, timeout, max_retries, backoff_base,

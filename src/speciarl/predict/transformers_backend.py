@@ -59,6 +59,7 @@ class TransformersPredictor:
         dtype: str = "auto",
         attn_implementation: str | None = None,
         merge_adapter: bool = True,
+        num_threads: int | None = None,
     ):
         from transformers import AutoModelForImageTextToText
 
@@ -66,6 +67,10 @@ class TransformersPredictor:
 
         if batch_size < 1:
             raise ConfigError(f"model.batch_size must be >= 1, got {batch_size}")
+        if num_threads:  # CPU: tiny models run fastest on one thread, real ones on all cores
+            import torch
+
+            torch.set_num_threads(num_threads)
         self.batch_size = batch_size
         self.device = _resolve_device(device)
         kwargs: dict[str, Any] = {"dtype": _resolve_dtype(dtype, self.device)}
