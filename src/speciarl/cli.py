@@ -241,12 +241,40 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="benchmarks -> predict -> verify -> report in one run directory (resumable)",
+        description="Run an evaluation config (see configs/eval/): predict with the configured backend "
+        "(transformers, vllm, openai), grade with the judge, write the report and print the paper-style "
+        "table. The run directory is <output_dir>/<name>-<hash of the config>; rerunning resumes it and "
+        "skips every stage whose output is complete.",
+    )
+    p.add_argument("config", metavar="CONFIG.yaml", help="eval config file")
+    p.add_argument("--stages", metavar="LIST", help="comma-separated subset of predict,verify,report (default: all)")
+    p.add_argument("--shard", metavar="i/n", help="predict only this shard of the samples (one job per GPU); "
+                   "rerun without --shard afterwards to verify and report")
+    p.add_argument("--output-dir", metavar="DIR", help="override the config's output_dir")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .pipeline.eval import run_eval
+
+        result = run_eval(args.config, stages=args.stages, shard=args.shard, output_dir=args.output_dir,
+                          progress=not args.no_progress)
+        print(f"run directory: {result.run_dir}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # Subcommand registry, in the order `--help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_data,
     _add_owc,
     _add_verify,
+    _add_eval,
 ]
 
 
