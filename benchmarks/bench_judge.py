@@ -133,8 +133,9 @@ def bench_verify(pairs, base_url: str, concurrency: int, calls: int, ideal: floa
         config = {"type": "openai", "base_url": base_url, "model": "bench", "cache": "none"}
         result = run_verify(src, Path(tmp) / "out.jsonl", config, concurrency=concurrency, progress=False)
     assert result.ok and result.written == len(pairs) and result.stats["llm"] == calls
-    return (f"run_verify, {len(pairs)} records, cold", f"{result.seconds * 1000:.0f} ms = {result.seconds / ideal:.2f}x "
-            "ideal (includes reading, writing, flushing)")
+    return (f"run_verify, {len(pairs)} records, cold",
+            f"{result.seconds * 1000:.0f} ms = {result.seconds / ideal:.2f}x ideal "
+            "(includes reading, writing, flushing)")
 
 
 def main() -> None:
@@ -162,7 +163,7 @@ def main() -> None:
             cache = SQLiteCache(Path(tmp) / f"cache{rep}.sqlite")
             judge = OpenAIJudge(server.base_url, "bench", concurrency=args.concurrency, cache=cache)
 
-            async def cold_then_warm() -> tuple[float, float]:
+            async def cold_then_warm(judge: OpenAIJudge = judge) -> tuple[float, float]:
                 t, c = time.perf_counter(), time.process_time()
                 verdicts = await judge.agrade(pairs)
                 cold = time.perf_counter() - t
@@ -181,11 +182,14 @@ def main() -> None:
             warms.append(warm)
         cold, warm = statistics.median(colds), statistics.median(warms)
         rows += [
-            ("LLM calls made", ", ".join(map(str, sorted(calls))) + (" ok" if calls == {calls_expected} else " MISMATCH")),
-            (f"cold wall time (median of {args.repeats})", f"{cold * 1000:.0f} ms = {cold / ideal:.2f}x ideal (target <= 1.25x); "
-                                                          f"best {min(colds) * 1000:.0f} ms = {min(colds) / ideal:.2f}x"),
-            ("judge process CPU during the cold run", f"{statistics.median(cpus) * 1000:.0f} ms "
-                                                      f"({statistics.median(cpus) / calls_expected * 1e6:.0f} us per LLM call)"),
+            ("LLM calls made", ", ".join(map(str, sorted(calls)))
+             + (" ok" if calls == {calls_expected} else " MISMATCH")),
+            (f"cold wall time (median of {args.repeats})",
+             f"{cold * 1000:.0f} ms = {cold / ideal:.2f}x ideal (target <= 1.25x); "
+             f"best {min(colds) * 1000:.0f} ms = {min(colds) / ideal:.2f}x"),
+            ("judge process CPU during the cold run",
+             f"{statistics.median(cpus) * 1000:.0f} ms "
+             f"({statistics.median(cpus) / calls_expected * 1e6:.0f} us per LLM call)"),
             ("warm-cache wall time, all answers", f"{warm * 1000:.1f} ms (target <= 50 ms)"),
         ]
         try:

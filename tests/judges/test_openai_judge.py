@@ -157,9 +157,10 @@ def test_binary_variant_maps_to_specific_or_wrong(server):
 
 
 def test_main_subject_variant_allows_descriptive_answers(server):
-    server.reply = RuleTable({("samoyed", "a fluffy white samoyed playing in deep fresh snow next to a red sled"): "specific"})
+    scene = "A fluffy white samoyed playing in deep fresh snow next to a red sled"
+    server.reply = RuleTable({("samoyed", scene.lower()): "specific"})
     judge = judge_for(server, prompt="main_subject")
-    [verdict] = judge.grade([("samoyed", "A fluffy white samoyed playing in deep fresh snow next to a red sled")])
+    [verdict] = judge.grade([("samoyed", scene)])
     assert verdict.category is Category.SPECIFIC and verdict.source == "llm"
     assert "main subject" in server.requests[0]["messages"][0]["content"]
 

@@ -83,7 +83,8 @@ def test_a_name_in_two_places_takes_the_best_relation(tmp_path):
     path = tmp_path / "t.yaml"
     path.write_text("- name: plant\n  children: [{name: lily, children: [{name: fire lily}]}]\n"
                     "- name: flower\n  children: [{name: lily}]\n")
-    assert grades(TaxonomyJudge(path), [("fire lily", "lily"), ("lily", "flower")]) == ["less specific", "less specific"]
+    graded = grades(TaxonomyJudge(path), [("fire lily", "lily"), ("lily", "flower")])
+    assert graded == ["less specific", "less specific"]
 
 
 def test_ground_truth_missing_from_the_taxonomy_is_an_error_not_a_grade(tree):

@@ -216,7 +216,7 @@ class BaseJudge:
             owned = await self._from_cache(keys, verdicts) if self.cache is not None and keys else keys
             graded = await self._grade_unique(owned) if owned else []
             by_source: dict[str, int] = {}
-            for k, verdict in zip(owned, graded):
+            for k, verdict in zip(owned, graded, strict=True):
                 verdicts[k] = verdict
                 source = verdict.source if verdict.ok else "errors"
                 by_source[source] = by_source.get(source, 0) + 1

@@ -90,11 +90,14 @@ class SQLiteCache(Cache):
                 if "locked" in str(exc) and time.monotonic() < deadline:
                     time.sleep(0.05)
                     continue
-                raise ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'") from None
+                raise self._unusable(exc) from None
             except (OSError, sqlite3.Error) as exc:
-                raise ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'") from None
+                raise self._unusable(exc) from None
         self._conn, self._pid = conn, os.getpid()  # a forked child opens its own connection
         return conn
+
+    def _unusable(self, exc: Exception) -> ConfigError:
+        return ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'")
 
     async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         conn = self._connect()
@@ -185,7 +188,7 @@ class RedisCache(Cache):
         except (redis.RedisError, OSError) as exc:
             self._warn(exc)
             return {}
-        return {k: v for k, v in zip(keys, values) if v in LABELS}
+        return {k: v for k, v in zip(keys, values, strict=True) if v in LABELS}
 
     async def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
         import redis
@@ -200,8 +203,8 @@ class RedisCache(Cache):
         except (redis.RedisError, OSError) as exc:
             self._warn(exc)
             return list(keys), []
-        owned = [k for k, ok in zip(keys, got) if ok]
-        return owned, [k for k, ok in zip(keys, got) if not ok]
+        owned = [k for k, ok in zip(keys, got, strict=True) if ok]
+        return owned, [k for k, ok in zip(keys, got, strict=True) if not ok]
 
     async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
         """Poll until each key has a grade or its lock is gone; keys without a grade are left out."""

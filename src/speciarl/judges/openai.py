@@ -12,7 +12,6 @@ from __future__ import annotations
 import asyncio
 import json
 import os
-import random
 import re
 from importlib import resources
 from pathlib import Path
@@ -20,6 +19,7 @@ from typing import Any
 
 from ..categories import LABELS, Category
 from ..errors import ConfigError
+from ..http import RETRY_STATUSES, RetryPolicy, auth_headers
 from .base import BaseJudge, Pair, Verdict, text_hash
 from .cache import Cache
 from .fastpaths import FastPaths
@@ -33,7 +33,6 @@ PROMPT_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
 BINARY_LABELS = {"correct": Category.SPECIFIC, "wrong": Category.WRONG}
 CHOICE_FIELDS = ("structured_outputs", "guided_choice", "none")
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
-_RETRY_STATUS = {408, 409, 425, 429, 500, 502, 503, 504}
 
 
 def load_prompt(prompt: str = "single", prompt_file: str | os.PathLike[str] | None = None,
@@ -130,11 +129,13 @@ class OpenAIJudge(BaseJudge):
         self.url, self.model = url, model
         self.prompt_text, self.labels, self.variant = load_prompt(prompt, prompt_file, labels)
         self.concurrency, self.timeout = concurrency, timeout
-        self.max_retries, self.unparseable_retries = max_retries, unparseable_retries
-        self.backoff_base, self.backoff_max = backoff_base, backoff_max
+        # The project's one retry discipline (speciarl.http), shared with the OpenAI prediction backend.
+        self.policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max,
+                                  timeout=timeout)
+        self.unparseable_retries = unparseable_retries
         self.choice_field, self.max_tokens = choice_field, max_tokens
         self.extra_body = dict(extra_body or {})
-        self._api_key = os.environ.get(api_key_env) if api_key_env else None  # never logged or stored elsewhere
+        self._auth = auth_headers(api_key_env=api_key_env)  # never logged, never part of the identity
         self.prompt_hash = text_hash(self.prompt_text + "\x00" + "\x00".join(self.labels))
         self.identity = f"openai:{model}:{self.variant}:{self.prompt_hash[:12]}"
         self._session = None
@@ -150,9 +151,7 @@ class OpenAIJudge(BaseJudge):
 
         loop = asyncio.get_running_loop()
         if self._session is None or self._loop is not loop or self._session.closed:
-            headers = {"Content-Type": "application/json"}
-            if self._api_key:
-                headers["Authorization"] = f"Bearer {self._api_key}"
+            headers = {"Content-Type": "application/json", **self._auth}
             self._session = aiohttp.ClientSession(
                 connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
                 timeout=aiohttp.ClientTimeout(total=self.timeout),
@@ -218,13 +217,11 @@ class OpenAIJudge(BaseJudge):
                 delay = 0.0
             else:
                 failures += 1
-                if failures > self.max_retries:
+                if failures > self.policy.max_retries:
                     return Verdict(None, error=f"judge server failed {failures} times, giving up: {error}",
                                    source="llm")
-                delay = min(self.backoff_max, self.backoff_base * 2 ** (failures - 1))
-                delay *= random.uniform(0.5, 1.5)  # jitter: retries of many pairs must not stampede
-                if error.delay is not None:
-                    delay = max(delay, min(error.delay, self.backoff_max))
+                # exponential backoff with jitter (retries of many pairs must not stampede); Retry-After wins
+                delay = self.policy.delay(failures - 1, error.delay)
             self.stats.retries += 1
             if delay:
                 await asyncio.sleep(delay)
@@ -243,7 +240,7 @@ class OpenAIJudge(BaseJudge):
         except aiohttp.ClientError as exc:
             raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
         text = body.decode("utf-8", errors="replace")
-        if status in _RETRY_STATUS:
+        if status in RETRY_STATUSES:
             delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
             raise _Retry(f"HTTP {status}: {text[:200]}", delay=delay)
         if status != 200:

@@ -93,7 +93,8 @@ class Taxonomy:
 
                 data = yaml.safe_load(raw)
         except Exception as exc:  # noqa: BLE001 - any parse error is the user's file
-            raise ConfigError(f"taxonomy {path}: not valid {'JSON' if path.suffix == '.json' else 'YAML'} ({exc})") from None
+            kind = "JSON" if path.suffix.lower() == ".json" else "YAML"
+            raise ConfigError(f"taxonomy {path}: not valid {kind} ({exc})") from None
         return cls(data, source=str(path)), raw
 
     def relation(self, gt_norm: str, answer_norm: str, less_specific_levels: int) -> Category | None:

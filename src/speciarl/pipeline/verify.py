@@ -143,7 +143,7 @@ async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: Reco
         for next_done in asyncio.as_completed(tasks):
             chunk, verdicts = await next_done
             out = []
-            for (record, answer), verdict in zip(chunk, verdicts):
+            for (record, answer), verdict in zip(chunk, verdicts, strict=True):
                 if verdict.ok:
                     out.append(_graded(record, answer, verdict.category, judge.identity, norm))
                     counts[verdict.category.value] += 1
