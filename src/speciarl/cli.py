@@ -169,6 +169,105 @@ def _add_data_prompts(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_train_args(p: argparse.ArgumentParser) -> None:
+    p.add_argument("config", metavar="CONFIG.yaml", help="our sections (model, data, reward, judge, lora, logging) "
+                   "plus TRL trainer arguments at the top level; see configs/train/")
+    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                   help="resume from the latest checkpoint in output_dir (or the given checkpoint folder)")
+    p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
+                   help="override a config key (dotted for sections, e.g. reward.scheme=binary; value is YAML)")
+
+
+def _add_train(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "train",
+        help="GRPO / Dr.GRPO / DAPO fine-tuning with the SpeciaRL reward (TRL), on a config file",
+        description="RL fine-tuning on TRL's GRPOTrainer: rollouts judged into six categories, rewards from "
+        "the configured scheme on whole groups (also across processes). Launch multi-GPU runs with "
+        "`accelerate launch --config_file configs/accelerate/<...>.yaml -m speciarl.cli train CONFIG`.",
+    )
+    _add_train_args(p)
+
+    def handler(args: argparse.Namespace) -> int:
+        from .train.config import parse_overrides
+        from .train.run import run_train
+
+        out = run_train(args.config, resume=args.resume, overrides=parse_overrides(args.set))
+        print(f"trained model (or LoRA adapter) in {out}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
+def _add_sft(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "sft",
+        help="supervised fine-tuning baseline (TRL SFTTrainer): think/answer replies with the true label",
+        description="The paper's SFT baseline on the same data, model and LoRA sections as `speciarl train`; "
+        "top-level keys are TRL SFTConfig arguments.",
+    )
+    _add_train_args(p)
+
+    def handler(args: argparse.Namespace) -> int:
+        from .train.config import parse_overrides
+        from .train.sft import run_sft
+
+        out = run_sft(args.config, resume=args.resume, overrides=parse_overrides(args.set))
+        print(f"fine-tuned model (or LoRA adapter) in {out}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
+def _add_export(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "export",
+        help="merge a trained LoRA adapter into a full model folder (for the transformers / vLLM backends)",
+    )
+    p.add_argument("adapter", metavar="RUN_OR_ADAPTER_DIR", help="a training output_dir or a checkpoint folder")
+    p.add_argument("--out", required=True, metavar="DIR", help="where to write the merged model + processor")
+    p.add_argument("--base", default=None, help="base model (default: the one recorded by the training run)")
+    p.add_argument("--dtype", default="auto", help="dtype of the saved weights: auto, bfloat16, float16, float32")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .train.export import export_merged
+
+        out = export_merged(args.adapter, args.out, base=args.base, dtype=args.dtype)
+        print(f"merged model in {out}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
+def _add_data_export_verl(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser("export-verl", help="a training JSONL as verl's RL parquet (prompt, images, reward_model)")
+    p.add_argument("train_file", metavar="TRAIN.jsonl", help="a file from `speciarl data build-trainset` / `mix`")
+    p.add_argument("--out", required=True, metavar="TRAIN.parquet")
+    p.add_argument("--prompt", default="base", help="prompt for rows without one (name or file)")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .integrations.verl import export_verl_parquet
+
+        n = export_verl_parquet(args.train_file, args.out, prompt=args.prompt)
+        print(f"wrote {n} rows to {args.out}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
+def _add_data_prompts(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser("prompts", help="the built-in VLM prompts and their hashes (--show NAME|FILE for the text)")
+    p.add_argument("--show", metavar="NAME|FILE", help="print one prompt's full text")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .data.commands import run_prompts
+
+        run_prompts(args.show)
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # `speciarl data <sub-subcommand>`: add one `_add_data_<name>(dsub)` function and append it here.
 DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_list,
@@ -177,6 +276,7 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_mix,
     _add_data_synthetic,
     _add_data_prompts,
+    _add_data_export_verl,
 ]
 
 
@@ -275,6 +375,9 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_owc,
     _add_verify,
     _add_eval,
+    _add_train,
+    _add_sft,
+    _add_export,
 ]
 
 
