@@ -108,22 +108,28 @@ def _teach_format(model, tokenizer, words: list[str], steps: int, seed: int) -> 
     import torch
 
     rng = random.Random(seed)
-    labels = [*words, "None"] or ["None"]
-    header = "<|im_start|>user\n<|vision_start|><|image_pad|><|vision_end|>What is shown?<|im_end|>\n<|im_start|>assistant\n"
+    labels = [*words, "None"]
+    lines = [line.strip() for line in _BASE_CORPUS.splitlines() if line.strip()]
     optimizer = torch.optim.AdamW(model.parameters(), lr=5e-3)
     model.train()
     for _ in range(steps):
-        texts = [f"<think> it looks like a {rng.choice(labels)} </think> <answer> {rng.choice(labels)} </answer><|im_end|>"
-                 for _ in range(8)]
-        start = len(tokenizer(header)["input_ids"])
-        batch = tokenizer([header + t for t in texts], return_tensors="pt", padding=True)
-        labels_ids = batch["input_ids"].clone()
-        labels_ids[:, :start] = -100
-        labels_ids[batch["attention_mask"] == 0] = -100
+        texts = []
+        for _ in range(8):
+            # prompts of varied length, as the real ones are; the reply format is what is learned
+            user = " ".join(rng.sample(lines, rng.randint(1, 4)))
+            header = (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
+                      f"<|vision_start|><|image_pad|><|vision_end|>{user}<|im_end|>\n<|im_start|>assistant\n")
+            reply = f"<think> a {rng.choice(labels)} </think> <answer> {rng.choice(labels)} </answer><|im_end|>"
+            texts.append((header, reply))
+        batch = tokenizer([h + r for h, r in texts], return_tensors="pt", padding=True)
+        targets = batch["input_ids"].clone()
+        for row, (header, _) in enumerate(texts):
+            targets[row, : len(tokenizer(header)["input_ids"])] = -100
+        targets[batch["attention_mask"] == 0] = -100
         # text-only forward: the image pad is a plain token here, no pixels are attached
         hidden = model.model.language_model(input_ids=batch["input_ids"], attention_mask=batch["attention_mask"])
         logits = model.lm_head(hidden.last_hidden_state)
-        loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), labels_ids[:, 1:].flatten())
+        loss = torch.nn.functional.cross_entropy(logits[:, :-1].flatten(0, 1), targets[:, 1:].flatten())
         loss.backward()
         optimizer.step()
         optimizer.zero_grad()
