@@ -162,3 +162,27 @@ def test_redis_waiter_takes_over_when_the_lock_holder_disappears(server, redis_u
 def test_unreachable_redis_is_a_config_error(server):
     with pytest.raises(ConfigError, match="cannot connect"):
         build_judge(config(server, "redis://127.0.0.1:1/0"))
+
+
+def test_redis_waiter_gets_the_lock_holders_grade_and_grades_its_own_meanwhile(server, redis_url):
+    import threading
+
+    import redis
+
+    table_server(server)
+    judge = build_judge(config(server, redis_url))
+    key = cache_key("species 1", "answer 1", judge.identity, judge.prompt_hash)
+    client = redis.Redis.from_url(redis_url)
+    client.set("speciarl:judge:lock:" + key, "another-worker", px=5000)
+
+    def other_worker_finishes():
+        time.sleep(0.3)
+        client.set("speciarl:judge:" + key, "more specific")  # a grade this server would never give
+        client.delete("speciarl:judge:lock:" + key)
+
+    threading.Thread(target=other_worker_finishes).start()
+    held, own = judge.grade([("species 1", "answer 1"), ("species 2", "answer 2")])
+    assert (held.category.value, held.source) == ("more specific", "cache")
+    assert (own.category.value, own.source) == ("wrong", "llm")
+    assert [body["messages"][-1]["content"] for body in server.requests] == [
+        '{"ground_truth":"species 2","prediction":"answer 2"}']

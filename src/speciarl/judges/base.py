@@ -185,24 +185,48 @@ class BaseJudge:
         stats.last_call_seconds = elapsed
         return results  # type: ignore[return-value]
 
-    async def _from_cache(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> list[Pair]:
-        """Look keys up (and claim the misses); returns the keys this call must grade itself."""
+    async def _from_cache(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> tuple[list[Pair], list[Pair]]:
+        """Look keys up and claim the misses: (keys this call grades, keys another worker is grading)."""
         assert self.cache is not None
         hashed = {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
         hits = await self.cache.get_many(list(hashed))
-        misses = [h for h in hashed if h not in hits]
-        owned, elsewhere = await self.cache.claim(misses) if misses else ([], [])
-        if elsewhere:  # another process holds the in-flight lock: wait for its grade
-            found = await self.cache.wait_for(elsewhere)
-            hits.update(found)
-            owned = owned + [h for h in elsewhere if h not in found]  # the holder failed: ours now
         for h, label in hits.items():
             verdicts[hashed[h]] = Verdict(Category(label), source="cache")
         self.stats.cache += len(hits)
-        return [hashed[h] for h in owned]
+        misses = [h for h in hashed if h not in hits]
+        owned, elsewhere = await self.cache.claim(misses) if misses else ([], [])
+        return [hashed[h] for h in owned], [hashed[h] for h in elsewhere]
+
+    async def _wait_elsewhere(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> list[Pair]:
+        """Wait for grades another worker holds the lock for; returns the keys it failed to deliver."""
+        if not keys:
+            return []
+        assert self.cache is not None
+        hashed = {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
+        found = await self.cache.wait_for(list(hashed))
+        for h, label in found.items():
+            verdicts[hashed[h]] = Verdict(Category(label), source="cache")
+        self.stats.cache += len(found)
+        return [k for h, k in hashed.items() if h not in found]
+
+    async def _grade_and_store(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
+        """Grade keys with the judge itself, count them, cache the successes and release our locks."""
+        if not keys:
+            return
+        graded = await self._grade_unique(keys)
+        by_source: dict[str, int] = {}
+        for k, verdict in zip(keys, graded, strict=True):
+            verdicts[k] = verdict
+            source = verdict.source if verdict.ok else "errors"
+            by_source[source] = by_source.get(source, 0) + 1
+        for source, n in by_source.items():
+            setattr(self.stats, source, getattr(self.stats, source) + n)
+        if self.cache is not None:
+            hashed = {k: cache_key(k[0], k[1], self.identity, self.prompt_hash) for k in keys}
+            good = {hashed[k]: verdicts[k].category.value for k in keys if verdicts[k].ok}  # type: ignore[union-attr]
+            await self.cache.put_many(good, release=list(hashed.values()))
 
     async def _resolve(self, todo: dict[Pair, list[int]], results: list[Verdict | None]) -> None:
-        stats = self.stats
         verdicts: dict[Pair, Verdict] = {}
         # Pairs another call of this judge is grading right now: wait for that result.
         waiting = {k: self._inflight[k] for k in todo if k in self._inflight}
@@ -213,19 +237,15 @@ class BaseJudge:
             futures = {k: loop.create_future() for k in keys}
             self._inflight.update(futures)
         try:
-            owned = await self._from_cache(keys, verdicts) if self.cache is not None and keys else keys
-            graded = await self._grade_unique(owned) if owned else []
-            by_source: dict[str, int] = {}
-            for k, verdict in zip(owned, graded, strict=True):
-                verdicts[k] = verdict
-                source = verdict.source if verdict.ok else "errors"
-                by_source[source] = by_source.get(source, 0) + 1
-            for source, n in by_source.items():
-                setattr(stats, source, getattr(stats, source) + n)
-            if self.cache is not None and owned:
-                hashed = {k: cache_key(k[0], k[1], self.identity, self.prompt_hash) for k in owned}
-                good = {hashed[k]: verdicts[k].category.value for k in owned if verdicts[k].ok}  # type: ignore[union-attr]
-                await self.cache.put_many(good, release=list(hashed.values()))
+            owned, elsewhere = keys, []
+            if self.cache is not None and keys:
+                owned, elsewhere = await self._from_cache(keys, verdicts)
+            if elsewhere:  # grade ours while another worker grades the rest; take over what it fails
+                _, orphans = await asyncio.gather(self._grade_and_store(owned, verdicts),
+                                                  self._wait_elsewhere(elsewhere, verdicts))
+                await self._grade_and_store(orphans, verdicts)
+            else:
+                await self._grade_and_store(owned, verdicts)
             for k, fut in futures.items():
                 fut.set_result(verdicts[k])
         except BaseException as exc:
@@ -238,7 +258,7 @@ class BaseJudge:
                 self._inflight.pop(k, None)
         for k, fut in waiting.items():
             verdicts[k] = await asyncio.shield(fut)
-            stats.duplicate += 1
+            self.stats.duplicate += 1
         for k, positions in todo.items():
             verdict = verdicts[k]
             for i in positions:
