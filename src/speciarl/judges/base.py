@@ -185,14 +185,21 @@ class BaseJudge:
         stats.last_call_seconds = elapsed
         return results  # type: ignore[return-value]
 
+    def _hashed(self, keys: list[Pair]) -> dict[str, Pair]:
+        return {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
+
+    def _take(self, labels: dict[str, str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> dict[str, str]:
+        """Turn cached labels into verdicts (and count them); returns `labels`."""
+        for h, label in labels.items():
+            verdicts[hashed[h]] = Verdict(Category(label), source="cache")
+        self.stats.cache += len(labels)
+        return labels
+
     async def _from_cache(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> tuple[list[Pair], list[Pair]]:
         """Look keys up and claim the misses: (keys this call grades, keys another worker is grading)."""
         assert self.cache is not None
-        hashed = {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
-        hits = await self.cache.get_many(list(hashed))
-        for h, label in hits.items():
-            verdicts[hashed[h]] = Verdict(Category(label), source="cache")
-        self.stats.cache += len(hits)
+        hashed = self._hashed(keys)
+        hits = self._take(await self.cache.get_many(list(hashed)), hashed, verdicts)
         misses = [h for h in hashed if h not in hits]
         owned, elsewhere = await self.cache.claim(misses) if misses else ([], [])
         return [hashed[h] for h in owned], [hashed[h] for h in elsewhere]
@@ -202,11 +209,8 @@ class BaseJudge:
         if not keys:
             return []
         assert self.cache is not None
-        hashed = {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
-        found = await self.cache.wait_for(list(hashed))
-        for h, label in found.items():
-            verdicts[hashed[h]] = Verdict(Category(label), source="cache")
-        self.stats.cache += len(found)
+        hashed = self._hashed(keys)
+        found = self._take(await self.cache.wait_for(list(hashed)), hashed, verdicts)
         return [k for h, k in hashed.items() if h not in found]
 
     async def _grade_and_store(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
