@@ -122,7 +122,7 @@ def run_predict(
     samples: Sequence[Any],
     prompt: Any,
     sampling: Any,
-    model_config: dict[str, Any] | Callable[[], dict[str, Any]],
+    model_config: dict[str, Any] | Callable[[], dict[str, Any]] | Any,
     run_dir: str | os.PathLike[str],
     *,
     shard: tuple[int, int] | None = None,
@@ -130,8 +130,8 @@ def run_predict(
 ) -> PredictSummary:
     """Predict every missing (sample, index) of `samples` (this shard's part) into the run directory.
 
-    `model_config` may be a callable, called only when something is missing (a complete run never
-    builds or loads a model).
+    `model_config` is a `model:` config section, a callable returning one (called only when something
+    is missing: a complete run never builds or loads a model), or a ready `Predictor` (not closed here).
     """
     from tqdm import tqdm
 
@@ -164,10 +164,13 @@ def run_predict(
         return summary
 
     summary.ran = True
-    config = dict(model_config() if callable(model_config) else model_config)
-    config.pop("tiny", None)  # resolved by the caller into `path`
-    backend = config.get("backend", "transformers")
-    predictor = build_predictor(config)
+    if hasattr(model_config, "predict"):  # a ready predictor (benchmarks, notebooks)
+        predictor, backend = model_config, type(model_config).__name__
+    else:
+        config = dict(model_config() if callable(model_config) else model_config)
+        config.pop("tiny", None)  # resolved by the caller into `path`
+        backend = config.get("backend", "transformers")
+        predictor = build_predictor(config)
     sampling_dict = sampling.to_dict()
     reported: set[str] = set()
     total = sum(len(r.indices) for r in todo)
@@ -200,7 +203,8 @@ def run_predict(
                                      extra={"image": str(image) if image else None, "reason": reason,
                                             "stamp": list(_stamp(image) or [])}))
     finally:
-        predictor.close()
+        if predictor is not model_config:
+            predictor.close()
     summary.seconds = time.perf_counter() - started
     return summary
 
