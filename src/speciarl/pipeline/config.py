@@ -18,6 +18,9 @@ sampling: {n: 1, temperature: 0.0, top_p: 1.0, max_new_tokens: 2048, seed: 0}
 judge: {type: openai, base_url: http://127.0.0.1:8001/v1, model: judge, cache: runs/judge_cache.sqlite}
 report: {plots: true}
 ```
+
+`extends: other.yaml` merges this file over another (mappings key by key, lists replaced), so a
+prompt baseline is the main config plus `name` and `prompt`.
 """
 
 from __future__ import annotations
@@ -32,7 +35,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..predict.base import SamplingParams
 
-TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report"}
+TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report", "extends"}
 BENCH_KEYS = {"name", "root", "split", "limit", "options", "generate"}
 # Keys that only change speed or plumbing, never a prediction or a grade.
 OPERATIONAL_KEYS = {
@@ -100,6 +103,15 @@ def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str 
     model = _section(data, "model", path)
     if not model:
         raise ConfigError(f"{path}: `model` section is required (backend + path or tiny)")
+    from ..predict import check_model_config
+
+    to_check = {k: v for k, v in model.items() if k != "tiny"}
+    if "tiny" in model:
+        to_check.setdefault("path", "<built from model.tiny>")
+    try:
+        check_model_config(to_check)
+    except ConfigError as exc:
+        raise ConfigError(f"{path}: {exc}") from None
     judge = _section(data, "judge", path)
     if not judge:
         raise ConfigError(f"{path}: `judge` section is required (e.g. {{type: taxonomy, taxonomy: FILE}})")
@@ -139,17 +151,38 @@ def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str 
                       path=Path(str(path)), raw=data)
 
 
-def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
+def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
+    """A config mapping with `extends: other.yaml` (relative to this file) merged underneath it."""
     import yaml
 
-    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"{path}: no such config file")
+        raise ConfigError(f"{path}: no such config file" + (f" (extended by {chain[-1]})" if chain else ""))
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: `extends` loops back to itself")
     try:
         data = yaml.safe_load(path.read_text(encoding="utf-8"))
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    return parse_eval_config(data, path, output_dir)
+    if not isinstance(data, dict):
+        raise ConfigError(f"{path}: expected a mapping at the top level")
+    parent = data.pop("extends", None)
+    if parent is None:
+        return data
+    return _merge(_read_yaml(path.parent / str(parent), (*chain, path.resolve())), data)
+
+
+def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
+    """Mappings merge key by key (the child wins); lists and scalars are replaced whole."""
+    out = dict(base)
+    for key, value in over.items():
+        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
+    return out
+
+
+def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
+    """Read, merge (`extends`) and validate an eval config file."""
+    path = Path(path)
+    return parse_eval_config(_read_yaml(path), path, output_dir)
 
 
 def _fingerprint(value: Any) -> Any:

@@ -14,19 +14,11 @@ from .base import Completion, PredictRequest, Predictor, SamplingParams, derived
 BACKENDS = ("transformers", "vllm", "openai")
 
 __all__ = ["BACKENDS", "Completion", "PredictRequest", "Predictor", "SamplingParams", "build_predictor",
-           "derived_seed"]
+           "check_model_config", "derived_seed"]
 
 
-def build_predictor(config: dict[str, Any]) -> Predictor:
-    """A predictor from a `model:` config section: `backend` plus that backend's keyword arguments.
-
-    transformers: path, adapter, name, batch_size, device, dtype, attn_implementation, merge_adapter,
-    num_threads.
-    vllm: path, adapter, name, chunk_size, tensor_parallel_size, gpu_memory_utilization, max_model_len,
-    max_lora_rank, enable_prefix_caching, dtype, seed, engine_kwargs.
-    openai: base_url, model, name, api_key_env, concurrency, timeout, max_retries, backoff_base,
-    backoff_max, extra_body.
-    """
+def check_model_config(config: dict[str, Any]) -> type:
+    """The backend class for a `model:` section, after checking its keys (nothing is loaded)."""
     config = dict(config)
     backend = config.pop("backend", "transformers")
     if backend == "transformers":
@@ -46,4 +38,18 @@ def build_predictor(config: dict[str, Any]) -> Predictor:
                and p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in config]
     if missing:
         raise ConfigError(f"model ({backend} backend): missing key(s) {', '.join(missing)}")
-    return cls(**config)
+    return cls
+
+
+def build_predictor(config: dict[str, Any]) -> Predictor:
+    """A predictor from a `model:` config section: `backend` plus that backend's keyword arguments.
+
+    transformers: path, adapter, name, batch_size, device, dtype, attn_implementation, merge_adapter,
+    num_threads.
+    vllm: path, adapter, name, chunk_size, tensor_parallel_size, gpu_memory_utilization, max_model_len,
+    max_lora_rank, enable_prefix_caching, dtype, seed, engine_kwargs.
+    openai: base_url, model, name, api_key_env, concurrency, timeout, max_retries, backoff_base,
+    backoff_max, extra_body.
+    """
+    cls = check_model_config(config)
+    return cls(**{k: v for k, v in config.items() if k != "backend"})

@@ -1,0 +1,50 @@
+"""The vLLM backend's pure parts (no GPU, no vLLM here): request → conversation and sampling mapping."""
+
+from __future__ import annotations
+
+import importlib.util
+import sys
+from pathlib import Path
+
+import pytest
+
+sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
+from eval_bench import write_bench  # noqa: E402
+
+from speciarl.data import load_benchmark
+from speciarl.errors import ConfigError
+from speciarl.predict import PredictRequest, SamplingParams, build_predictor
+from speciarl.predict.vllm_backend import build_conversations, sampling_for
+from speciarl.prompts import get_prompt
+
+
+@pytest.fixture
+def requests_(tmp_path):
+    paths = write_bench(tmp_path, n=3, corrupt=True)
+    prompt = get_prompt("base")
+    return [PredictRequest(s, prompt, (2, 3, 4)) for s in load_benchmark("manifest", paths["manifest"])]
+
+
+def test_conversations_carry_the_image_and_prompt_and_skip_corrupt_images(requests_):
+    good, bad = build_conversations(requests_)
+    assert len(good) == 3 and len(bad) == 3  # the broken image: one error per wanted index
+    assert {c.prediction_index for c in bad} == {2, 3, 4} and all("broken.png" in c.error for c in bad)
+    request, conversation = good[0]
+    parts = conversation[0]["content"]
+    assert parts[0]["image_url"]["url"].startswith("data:image/png;base64,")
+    assert parts[1] == {"type": "text", "text": request.prompt.text}
+
+
+def test_sampling_maps_missing_indices_to_n_with_a_stable_seed(requests_):
+    sampled = SamplingParams(n=5, temperature=0.6, top_p=0.95, max_new_tokens=2048, seed=1)
+    kw = sampling_for(requests_[0], sampled)
+    assert kw["n"] == 3 and kw["max_tokens"] == 2048 and kw["top_p"] == 0.95 and kw["temperature"] == 0.6
+    assert kw["seed"] == sampling_for(requests_[0], sampled)["seed"] != sampling_for(requests_[1], sampled)["seed"]
+    greedy = sampling_for(requests_[0], SamplingParams(max_new_tokens=16))
+    assert greedy["temperature"] == 0.0 and "seed" not in greedy
+
+
+@pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")
+def test_missing_vllm_is_a_clear_config_error():
+    with pytest.raises(ConfigError, match="vLLM is not installed"):
+        build_predictor({"backend": "vllm", "path": "some/model"})
