@@ -311,16 +311,21 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--model", help="model name the server serves")
     p.add_argument("--prompt", help="judge prompt: single (default), main_subject, binary, or a prompt file path")
     p.add_argument("--taxonomy", metavar="FILE", help="label hierarchy (YAML/JSON) for --judge taxonomy")
+    p.add_argument("--less-specific-levels", type=int, metavar="N",
+                   help="taxonomy judge: an ancestor up to N levels up is 'less specific', farther 'generic' "
+                   "(default 2)")
     p.add_argument("--cache", metavar="PATH|redis://...|none",
                    help="grade cache (default: SQLite at $SPECIARL_JUDGE_CACHE or ~/.cache/speciarl/judge-cache.sqlite "
                    "for LLM judges, none for the taxonomy judge)")
     p.add_argument("--concurrency", type=int, help="parallel judge requests (default 64)")
     p.add_argument("--timeout", type=float, help="seconds per judge request (default 60)")
-    p.add_argument("--max-retries", type=int, help="retries per pair on connection errors, timeouts, 429, 5xx (default 6)")
+    p.add_argument("--max-retries", type=int,
+                   help="retries per pair on connection errors, timeouts, 429, 5xx (default 6)")
     p.add_argument("--choice-field", choices=("structured_outputs", "guided_choice", "none"),
                    help="choice-constrained output field (default structured_outputs, vLLM >= 0.12; none for "
                    "servers that reject it)")
-    p.add_argument("--api-key-env", metavar="VAR", help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--api-key-env", metavar="VAR",
+                   help="environment variable holding the API key (default OPENAI_API_KEY)")
     p.add_argument("--length-cap", type=int, metavar="WORDS", help="answers longer than this are wrong (0: off)")
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 

@@ -8,6 +8,7 @@ import signal
 import subprocess
 import sys
 import time
+from pathlib import Path
 
 import pytest
 from openai_server import RuleTable
@@ -69,7 +70,8 @@ def test_taxonomy_verify_end_to_end(tmp_path, capsys):
     assert rows["s0"]["judge"].startswith("taxonomy:tree:") and rows["s4"]["answer"] is None
     assert all(r.graded for r in read_records(out))
     line = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "specific 1" in line and "parse failures 1" in line and "errors 0" in line
+    assert "specific 1" in line and "parse failures 1" in line and "not graded 0" in line
+    assert "judge: 5 answers" in line and "taxonomy 4" in line and "exact 0" in line and "refusal 1" in line
 
 
 TABLE = {("samoyed", "dog"): "generic", ("dog", "samoyed"): "more specific", ("samoyed", "husky"): "wrong"}
@@ -105,7 +107,7 @@ def test_openai_verify_with_faults_grades_everything_once(server, tmp_path, caps
     # LLM calls == distinct non-fast-path pairs: (samoyed, dog), (dog, samoyed), (samoyed, husky)
     assert server.answered == {pair: 1 for pair in TABLE}
     summary = capsys.readouterr().out.strip().splitlines()[-1]
-    assert "LLM calls 3" in summary and "errors 0" in summary and "cache hits 0" in summary
+    assert "LLM calls 3" in summary and "not graded 0" in summary and "cache hits 0" in summary
     # a rerun skips everything; a fresh output is served from the default cache
     requests = len(server.requests)
     assert main(["verify", str(src), "-o", str(out), *openai_args(server, "default")]) == 0
@@ -222,3 +224,15 @@ def test_judge_config_file(tmp_path):
     out = tmp_path / "o.jsonl"
     assert main(["verify", str(src), "-o", str(out), "--judge-config", str(cfg)]) == 0
     assert out_rows(out)["s0"]["category"] == "generic"
+
+
+@pytest.mark.parametrize("name", ["zero_shot", "speciarl"])
+def test_example_taxonomy_reproduces_the_hand_labelled_examples(tmp_path, name):
+    """examples/verify/taxonomy.yaml + the taxonomy judge agree with every hand-written category."""
+    root = Path(__file__).resolve().parents[2] / "examples"
+    out = tmp_path / "out.jsonl"
+    assert main(["verify", str(root / f"{name}.jsonl"), "-o", str(out), "--judge", "taxonomy",
+                 "--taxonomy", str(root / "verify" / "taxonomy.yaml"), "--less-specific-levels", "1"]) == 0
+    expected = {(r.sample_id, r.prediction_index): r.category for r in read_records(root / f"{name}.jsonl")}
+    got = {(r.sample_id, r.prediction_index): r.category for r in read_records(out)}
+    assert got == expected and len(got) == 60

@@ -44,13 +44,15 @@ class VerifyResult:
         return not self.errors
 
     def summary_line(self) -> str:
+        """One line: categories over the records written, then the judge's work over distinct pairs."""
         cats = ", ".join(f"{label} {n}" for label, n in self.counts.items())
         s = self.stats
         return (f"graded {self.written} of {self.input_records} records ({self.skipped} already done) in "
-                f"{self.seconds:.1f} s: {cats}, parse failures {self.parse_failures} | cache hits {s.get('cache', 0)}, "
-                f"fast paths {s.get('fast_path', 0)} (exact {s.get('exact', 0)}, refusal {s.get('refusal', 0)}, "
-                f"cap {s.get('cap', 0)}), LLM calls {s.get('llm', 0)}, taxonomy {s.get('taxonomy', 0)}, "
-                f"errors {len(self.errors)}")
+                f"{self.seconds:.1f} s: {cats}, parse failures {self.parse_failures} | judge: {s.get('pairs', 0)} "
+                f"answers, {s.get('duplicate', 0)} repeats folded, cache hits {s.get('cache', 0)}, fast paths "
+                f"{s.get('fast_path', 0)} (exact {s.get('exact', 0)}, refusal {s.get('refusal', 0)}, cap "
+                f"{s.get('cap', 0)}), LLM calls {s.get('llm', 0)}, taxonomy {s.get('taxonomy', 0)} | "
+                f"not graded {len(self.errors)}")
 
 
 def record_answer(record: Record, path: str | os.PathLike[str], line: int) -> str | None:
@@ -185,6 +187,7 @@ def judge_config_from_args(args: Any) -> dict[str, Any]:
              "api_key_env": args.api_key_env, "length_cap": args.length_cap}
     if config["type"] == "taxonomy":  # server options mean nothing to it
         flags = {k: flags[k] for k in ("taxonomy", "cache", "length_cap")}
+        flags["less_specific_levels"] = getattr(args, "less_specific_levels", None)
     config.update({k: v for k, v in flags.items() if v is not None})
     if args.prompt and config["type"] == "openai":
         key = "prompt" if args.prompt in ("single", "main_subject", "binary") else "prompt_file"
