@@ -234,3 +234,13 @@ def test_sync_grade_inside_an_event_loop_says_to_use_agrade(server):
             judge.grade([("a", "b")])
 
     asyncio.run(wrong_use())
+
+
+def test_restart_on_the_same_port_keeps_the_judge_working(server):
+    server.reply = RuleTable(TABLE)
+    judge = judge_for(server)
+    port = server.port
+    assert judge.grade(PAIRS[:1])[0].category.value == "generic"
+    server.restart()
+    assert server.port == port
+    assert judge.grade(PAIRS[1:2])[0].category.value == "more specific"

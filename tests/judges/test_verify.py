@@ -211,6 +211,8 @@ def test_cli_config_errors(tmp_path, capsys):
     assert "choose a judge" in capsys.readouterr().err
     with pytest.raises(ConfigError):
         run_verify(src, tmp_path / "o.jsonl", {"type": "taxonomy"})
+    with pytest.raises(SpeciarlError, match="another file"):
+        run_verify(src, src, {"type": "taxonomy", "taxonomy": "x"})
     with pytest.raises(SpeciarlError, match="no such file"):
         run_verify(tmp_path / "missing.jsonl", tmp_path / "o.jsonl", {"type": "taxonomy", "taxonomy": "x"})
 

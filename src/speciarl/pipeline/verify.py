@@ -84,6 +84,8 @@ def run_verify(
     started = time.perf_counter()
     if not os.path.isfile(in_path):
         raise SpeciarlError(f"{in_path}: no such file (prediction records, JSONL)")
+    if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
+        raise SpeciarlError(f"{out_path}: the output must be another file than the input")
     records = read_records(in_path)
     check_unique(records, in_path)
     items: list[tuple[Record, str | None]] = [
