@@ -61,7 +61,8 @@ def record_answer(record: Record, path: str | os.PathLike[str], line: int) -> st
         return record.answer.strip() or None
     if record.completion is not None:
         return extract_answer(record.completion)
-    raise RecordError(path, line, "completion", "a prediction record needs a 'completion' or an 'answer'")
+    which = f"record {record.sample_id!r} #{record.prediction_index}"
+    raise RecordError(path, line, "completion", f"{which} has neither a 'completion' nor an 'answer'")
 
 
 def run_verify(
