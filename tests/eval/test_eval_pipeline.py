@@ -142,3 +142,15 @@ def test_server_down_is_an_error_and_nothing_fabricated(tmp_path, server):
     server.fault_for = None
     result = run_eval(cfg, progress=False)  # the server is back: the rerun completes
     assert len(read_records(result.run_dir / "verified.jsonl")) == 9
+
+
+def test_a_second_job_on_the_same_predictions_file_is_refused(tmp_path, server):
+    from speciarl.pipeline.predict import PREDICTIONS, exclusive
+
+    cfg = write_config(tmp_path, server.base_url)
+    first = run_eval(cfg, stages="predict", progress=False)
+    (first.run_dir / PREDICTIONS).unlink()  # make predict have work again
+    with exclusive(first.run_dir / PREDICTIONS):  # another process (job) holds the file
+        with pytest.raises(SpeciarlError, match="another process"):
+            run_eval(cfg, stages="predict", progress=False)
+    assert not (first.run_dir / PREDICTIONS).exists()

@@ -11,10 +11,11 @@ sample id) and writes its own file, so jobs on several GPUs never write to the s
 
 from __future__ import annotations
 
+import contextlib
 import os
 import time
 import zlib
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,23 @@ from ..records import Record, RecordWriter, completed_keys, iter_records
 
 PREDICTIONS = "predictions.jsonl"
 SKIPPED = "skipped_images.jsonl"
+
+
+@contextlib.contextmanager
+def exclusive(path: Path) -> Iterator[None]:
+    """Hold an exclusive lock beside `path`: a second job writing the same file would duplicate keys."""
+    try:
+        import fcntl
+    except ImportError:  # not POSIX: no lock, as before
+        yield
+        return
+    with open(path.with_name(f".{path.name}.lock"), "w") as fh:
+        try:
+            fcntl.flock(fh, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise SpeciarlError(f"another process is writing {path}; wait for it, or give each job its own "
+                                "--shard i/n") from None
+        yield
 
 
 def parse_shard(text: str | None) -> tuple[int, int] | None:
@@ -95,9 +113,6 @@ class PredictSummary:
     seconds: float = 0.0
     ran: bool = False  # False: nothing was missing, no model was loaded
 
-    def skipped_predictions(self) -> int:
-        return sum(int(s.get("predictions", 0)) for s in self.skipped_images)
-
     def to_dict(self) -> dict[str, Any]:
         return {"requested": self.requested, "already_done": self.already_done, "written": self.written,
                 "skipped_images": len(self.skipped_images), "skipped": self.skipped_images,
@@ -133,13 +148,19 @@ def run_predict(
     `model_config` is a `model:` config section, a callable returning one (called only when something
     is missing: a complete run never builds or loads a model), or a ready `Predictor` (not closed here).
     """
+    run_dir = Path(run_dir)
+    run_dir.mkdir(parents=True, exist_ok=True)
+    with exclusive(shard_file(run_dir, shard)):
+        return _predict_missing(samples, prompt, sampling, model_config, run_dir, shard, progress)
+
+
+def _predict_missing(samples: Sequence[Any], prompt: Any, sampling: Any, model_config: Any, run_dir: Path,
+                     shard: tuple[int, int] | None, progress: bool) -> PredictSummary:
     from tqdm import tqdm
 
     from ..predict import build_predictor
     from ..predict.base import PredictRequest
 
-    run_dir = Path(run_dir)
-    run_dir.mkdir(parents=True, exist_ok=True)
     summary = PredictSummary()
     started = time.perf_counter()
     mine = [s for s in samples if in_shard(s.sample_id, shard)]
