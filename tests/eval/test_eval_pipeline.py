@@ -154,3 +154,22 @@ def test_a_second_job_on_the_same_predictions_file_is_refused(tmp_path, server):
         with pytest.raises(SpeciarlError, match="another process"):
             run_eval(cfg, stages="predict", progress=False)
     assert not (first.run_dir / PREDICTIONS).exists()
+
+
+def test_another_judge_regrades_the_same_predictions_without_predicting_again(tmp_path, server):
+    cfg = write_config(tmp_path, server.base_url)
+    first = run_eval(cfg, progress=False)
+    requests = len(server.requests)
+    raw = yaml.safe_load(cfg.read_text())
+    taxonomy = Path(raw["judge"]["taxonomy"])
+    other = taxonomy.with_name("other.yaml")  # another judge: a taxonomy without the colour level
+    other.write_text("name: shape\nchildren: [{name: circle}, {name: square}, {name: triangle}]\n")
+    raw["judge"]["taxonomy"] = str(other)
+    cfg.write_text(yaml.safe_dump(raw))
+    second = run_eval(cfg, progress=False)
+    assert second.run_dir != first.run_dir  # new judge: new run directory, no stale grades
+    assert len(server.requests) == requests  # ... but the predictions were reused, not redone
+    assert read_records(second.run_dir / "predictions.jsonl") == read_records(first.run_dir / "predictions.jsonl")
+    assert second.stages["predict"]["status"].startswith("skipped")
+    assert second.stages["verify"]["status"] == "ran"  # graded afresh by the new judge
+    assert len(read_records(second.run_dir / "verified.jsonl")) == 9

@@ -206,15 +206,27 @@ def _fingerprint(value: Any) -> Any:
     return value
 
 
-def results_hash(config: EvalConfig, prompt_hash: str) -> str:
-    """Short hash of everything that can change a prediction or a grade (see module docstring)."""
+def _predict_content(config: EvalConfig, prompt_hash: str) -> dict[str, Any]:
     model = {k: v for k, v in config.model.items() if k not in OPERATIONAL_KEYS}
-    content = {
+    return {
         "model": _fingerprint(model),
         "benchmarks": [{**vars(b), "root": str(Path(b.root).expanduser().resolve())} for b in config.benchmarks],
         "prompt": [config.prompt, prompt_hash],
         "sampling": config.sampling.to_dict(),
-        "judge": _fingerprint(config.judge),
     }
+
+
+def _short_hash(content: Any) -> str:
     blob = json.dumps(content, sort_keys=True, default=str, separators=(",", ":"))
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()[:10]
+
+
+def predict_hash(config: EvalConfig, prompt_hash: str) -> str:
+    """Short hash of what can change a prediction (model, data, prompt text, sampling): runs that share
+    it can share predictions, e.g. the same model graded by two judges."""
+    return _short_hash(_predict_content(config, prompt_hash))
+
+
+def results_hash(config: EvalConfig, prompt_hash: str) -> str:
+    """Short hash of everything that can change a prediction or a grade (see module docstring)."""
+    return _short_hash({**_predict_content(config, prompt_hash), "judge": _fingerprint(config.judge)})

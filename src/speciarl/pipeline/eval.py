@@ -3,7 +3,8 @@
 Why one command: an evaluation should be one reproducible step, not a chain of services. The run
 directory is `<output_dir>/<name>-<hash>` where the hash covers everything that can change a number
 (see `config.results_hash`), so a changed config never reuses stale files, while rerunning the same
-config resumes: each stage checks its output and is skipped when complete.
+config resumes: each stage checks its output and is skipped when complete. A new run whose
+predictions would be identical to a sibling run's (only the judge changed) starts from a copy of them.
 
     run.json              resolved config, hash, prompt, versions (written once; checked on reuse)
     predictions.jsonl     one record per (sample, prediction index), appended as produced
@@ -26,8 +27,8 @@ from typing import Any
 
 from ..errors import ConfigError, SpeciarlError
 from ..records import completed_keys, write_atomic
-from .config import EvalConfig, load_eval_config, results_hash
-from .predict import PREDICTIONS, known_bad_images, merge_shards, parse_shard, run_predict
+from .config import EvalConfig, load_eval_config, predict_hash, results_hash
+from .predict import PREDICTIONS, SKIPPED, known_bad_images, merge_shards, parse_shard, run_predict
 
 STAGES = ("predict", "verify", "report")
 VERIFIED = "verified.jsonl"
@@ -98,10 +99,11 @@ def resolve_model(config: EvalConfig, samples: Sequence[Any]) -> dict[str, Any]:
     return model
 
 
-def _write_run_json(run_dir: Path, config: EvalConfig, digest: str, prompt: Any) -> None:
+def _write_run_json(run_dir: Path, config: EvalConfig, digest: str, pdigest: str, prompt: Any) -> None:
     from .. import __version__
 
-    info = {"name": config.name, "hash": digest, "config_file": str(config.path), "config": config.to_dict(),
+    info = {"name": config.name, "hash": digest, "predict_hash": pdigest, "config_file": str(config.path),
+            "config": config.to_dict(),
             "prompt": {"name": prompt.name, "hash": prompt.hash, "text": prompt.text},
             "speciarl": __version__, "python": sys.version.split()[0]}
     path = run_dir / "run.json"
@@ -142,7 +144,8 @@ def run_eval(
     digest = results_hash(config, prompt.hash)
     run_dir = config.output_dir / f"{config.name}-{digest}"
     run_dir.mkdir(parents=True, exist_ok=True)
-    _write_run_json(run_dir, config, digest, prompt)
+    pdigest = predict_hash(config, prompt.hash)
+    _write_run_json(run_dir, config, digest, pdigest, prompt)
     result = EvalResult(run_dir=run_dir)
     log(f"run directory: {run_dir} ({len(samples)} samples, {len(config.benchmarks)} benchmark(s), "
         f"prompt {prompt.name}, n={config.sampling.n})")
@@ -151,6 +154,7 @@ def run_eval(
 
     if "predict" in wanted:
         t0 = time.perf_counter()
+        _reuse_predictions(run_dir, pdigest, log)
         summary = run_predict(samples, prompt, config.sampling, lambda: resolve_model(config, samples), run_dir,
                               shard=shard_t, progress=progress)
         result.skipped_images = summary.skipped_images
@@ -204,6 +208,35 @@ def run_eval(
         log(f"skipped images: {len(result.skipped_images)} unreadable + {len(load_skips)} missing at load "
             f"(first: {first['path']}: {first['reason']}); see {run_dir / 'eval_summary.json'}")
     return result
+
+
+def _reuse_predictions(run_dir: Path, pdigest: str, log: Any) -> None:
+    """Seed an empty run with the predictions of a sibling run that predicted the same way.
+
+    The run directory's hash covers the judge too (a new judge must never reuse old grades), but the
+    predictions do not depend on the judge: regrading with another judge costs no GPU time.
+    """
+    from ..records import iter_records, write_records_atomic
+
+    if any(run_dir.glob("predictions*.jsonl")):
+        return
+    for other in sorted(run_dir.parent.glob("*/run.json")):
+        if other.parent == run_dir or any(other.parent.glob("predictions.shard-*")):
+            continue
+        try:
+            if json.loads(other.read_text(encoding="utf-8")).get("predict_hash") != pdigest:
+                continue
+        except (OSError, ValueError):
+            continue
+        source = other.parent / PREDICTIONS
+        if not source.exists():
+            continue
+        records = list(iter_records(source, allow_partial_tail=True))
+        if (other.parent / SKIPPED).exists():
+            write_atomic(run_dir / SKIPPED, (other.parent / SKIPPED).read_bytes())
+        write_records_atomic(run_dir / PREDICTIONS, records)
+        log(f"predict: reusing {len(records)} predictions of {other.parent.name} (same model, data, prompt, sampling)")
+        return
 
 
 def _report(run_dir: Path, config: EvalConfig, result: EvalResult, log: Any) -> dict[str, Any]:
