@@ -173,3 +173,25 @@ def test_another_judge_regrades_the_same_predictions_without_predicting_again(tm
     assert second.stages["predict"]["status"].startswith("skipped")
     assert second.stages["verify"]["status"] == "ran"  # graded afresh by the new judge
     assert len(read_records(second.run_dir / "verified.jsonl")) == 9
+
+
+def test_judge_outage_stops_before_report_and_a_rerun_finishes(tmp_path, server):
+    from openai_server import RuleTable
+
+    server.reply = lambda body: see_image(body).replace("</answer>", " bird</answer>")  # not an exact match
+    with OpenAIServer(RuleTable(default="generic")) as judge:
+        judge.fault_for = lambda body: "503"
+        cfg = write_config(tmp_path, server.base_url, judge={
+            "type": "openai", "base_url": judge.base_url, "model": "judge", "cache": "none",
+            "max_retries": 0, "backoff_base": 0.01, "api_key_env": None, "choice_field": "none"})
+        with pytest.raises(SpeciarlError, match="could not be graded.*rerun"):
+            run_eval(cfg, progress=False)
+        run_dir = next((tmp_path / "runs").iterdir())
+        assert not (run_dir / "report").exists()
+        verified = run_dir / "verified.jsonl"
+        assert not verified.exists() or not read_records(verified)  # no made-up grades
+        judge.fault_for = None
+        result = run_eval(cfg, progress=False)
+    graded = read_records(result.run_dir / "verified.jsonl")
+    assert len(graded) == 9 and {r.category.value for r in graded} == {"generic"}
+    assert result.stages["predict"]["status"].startswith("skipped")

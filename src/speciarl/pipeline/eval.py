@@ -171,35 +171,7 @@ def run_eval(
             raise SpeciarlError(f"predict: {summary.backend_failures} predictions failed (first: "
                                 f"{summary.first_failure}); rerun the same command to retry them")
     if "verify" in wanted:
-        bad = known_bad_images(run_dir)
-        result.skipped_images = result.skipped_images or [
-            {"sample_id": r.sample_id, "path": str(r.extra.get("image")), "reason": str(r.extra.get("reason"))}
-            for r in bad.values()]
-        good = {k for k in expected if k[0] not in bad}
-        if not good:
-            raise SpeciarlError("verify: no predictions to grade (every image was skipped)")
-        merged = merge_shards(run_dir, good)
-        have = completed_keys(merged)
-        if not good <= have:
-            missing = sorted(good - have)
-            raise SpeciarlError(f"verify: {len(missing)} predictions missing in {merged} (e.g. {missing[0]}); "
-                                "run the predict stage first")
-        verified = run_dir / VERIFIED
-        if good <= completed_keys(verified):
-            log("verify: complete, skipped")
-            result.stages["verify"] = {"status": "skipped (complete)"}
-        else:
-            from .verify import run_verify
-
-            vres = run_verify(merged, verified, config.judge, progress=progress)
-            log("verify: " + vres.summary_line())
-            result.stages["verify"] = {"status": "ran", "written": vres.written, "errors": len(vres.errors),
-                                       "judge": vres.judge, "seconds": round(vres.seconds, 3)}
-            if not vres.ok:
-                _write_summary(run_dir, result, load_skips)
-                first = vres.errors[0]
-                raise SpeciarlError(f"verify: {len(vres.errors)} pairs could not be graded (first: {first[0]} "
-                                    f"#{first[1]}: {first[2]}); rerun the same command to retry them")
+        _verify_stage(run_dir, config, expected, result, load_skips, progress, log)
     if "report" in wanted:
         result.report = _report(run_dir, config, result, log)
     _write_summary(run_dir, result, load_skips)
@@ -208,6 +180,40 @@ def run_eval(
         log(f"skipped images: {len(result.skipped_images)} unreadable + {len(load_skips)} missing at load "
             f"(first: {first['path']}: {first['reason']}); see {run_dir / 'eval_summary.json'}")
     return result
+
+
+def _verify_stage(run_dir: Path, config: EvalConfig, expected: set[tuple[str, int]], result: EvalResult,
+                  load_skips: list[dict[str, str]], progress: bool, log: Any) -> None:
+    """Merge shard files, check every readable image has its predictions, grade what is not graded."""
+    from .verify import run_verify
+
+    bad = known_bad_images(run_dir)
+    result.skipped_images = result.skipped_images or [
+        {"sample_id": r.sample_id, "path": str(r.extra.get("image")), "reason": str(r.extra.get("reason"))}
+        for r in bad.values()]
+    good = {k for k in expected if k[0] not in bad}
+    if not good:
+        raise SpeciarlError("verify: no predictions to grade (every image was skipped)")
+    merged = merge_shards(run_dir, good)
+    have = completed_keys(merged)
+    if not good <= have:
+        missing = sorted(good - have)
+        raise SpeciarlError(f"verify: {len(missing)} predictions missing in {merged} (e.g. {missing[0]}); "
+                            "run the predict stage first")
+    verified = run_dir / VERIFIED
+    if good <= completed_keys(verified):
+        log("verify: complete, skipped")
+        result.stages["verify"] = {"status": "skipped (complete)"}
+        return
+    vres = run_verify(merged, verified, config.judge, progress=progress)
+    log("verify: " + vres.summary_line())
+    result.stages["verify"] = {"status": "ran", "written": vres.written, "errors": len(vres.errors),
+                               "judge": vres.judge, "seconds": round(vres.seconds, 3)}
+    if not vres.ok:
+        _write_summary(run_dir, result, load_skips)
+        first = vres.errors[0]
+        raise SpeciarlError(f"verify: {len(vres.errors)} pairs could not be graded (first: {first[0]} "
+                            f"#{first[1]}: {first[2]}); rerun the same command to retry them")
 
 
 def _reuse_predictions(run_dir: Path, pdigest: str, log: Any) -> None:

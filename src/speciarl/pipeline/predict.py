@@ -107,7 +107,7 @@ class PredictSummary:
     requested: int = 0  # predictions wanted in this run (this shard)
     already_done: int = 0
     written: int = 0
-    skipped_images: list[dict[str, str]] = field(default_factory=list)
+    skipped_images: list[dict[str, Any]] = field(default_factory=list)
     backend_failures: int = 0
     first_failure: str | None = None
     seconds: float = 0.0
@@ -177,7 +177,7 @@ def _predict_missing(samples: Sequence[Any], prompt: Any, sampling: Any, model_c
         if s.sample_id in bad:
             rec = bad[s.sample_id]
             summary.skipped_images.append({"sample_id": s.sample_id, "path": str(rec.extra.get("image")),
-                                           "reason": str(rec.extra.get("reason")), "predictions": str(len(missing))})
+                                           "reason": str(rec.extra.get("reason")), "predictions": len(missing)})
             continue
         todo.append(PredictRequest(sample=s, prompt=prompt, indices=missing))
     if not todo:
@@ -218,7 +218,7 @@ def _predict_missing(samples: Sequence[Any], prompt: Any, sampling: Any, model_c
                 tqdm.write(f"skipping {sample.sample_id}: {completion.error}")
                 summary.skipped_images.append({"sample_id": sample.sample_id, "path": str(image),
                                                "reason": reason,
-                                               "predictions": str(len(completion.request.indices))})
+                                               "predictions": len(completion.request.indices)})
                 skipped.write(Record(sample_id=sample.sample_id, dataset=sample.dataset,
                                      ground_truth=sample.ground_truth, split=sample.split,
                                      extra={"image": str(image) if image else None, "reason": reason,
