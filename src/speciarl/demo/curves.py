@@ -1,0 +1,116 @@
+"""The demo's own report pieces: training curves per reward, and results split by image visibility.
+
+Why a per-visibility table: the world knows the most specific honest answer of every image, so it
+can show *where* a policy gains specificity (on images whose species is visible) and where it starts
+guessing (on images whose colour is hidden) — the paper's claim in one table.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from ..categories import Category
+from ..records import GRADED_FIELDS, Record, read_records, write_atomic
+
+CURVE_KEYS = ("specific", "less_specific", "generic", "abstain", "wrong", "parse_failure")
+# The category an honest-best answer earns at each visibility.
+HONEST = {"full": Category.SPECIFIC, "genus": Category.LESS_SPECIFIC, "generic": Category.GENERIC}
+COLUMNS = ("specific", "less specific", "generic", "wrong", "abstain", "parse failure")
+
+
+def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
+    """(step, share) per category from a training run's metrics.jsonl (TRL logs, our categories)."""
+    curves: dict[str, list[tuple[int, float]]] = {k: [] for k in CURVE_KEYS}
+    path = Path(metrics_file)
+    if not path.is_file():
+        return curves
+    for line in path.read_text(encoding="utf-8").splitlines():
+        row = json.loads(line)
+        for key in CURVE_KEYS:
+            value = row.get(f"categories/{key}")
+            if value is not None:
+                curves[key].append((int(row["step"]), float(value)))
+    return curves
+
+
+def plot_training_curves(metrics_files: Mapping[str, str | Path], out_png: str | Path) -> Path:
+    """One panel per reward: the share of each category among the rollouts, per GRPO step."""
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    names = list(metrics_files)
+    fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), sharey=True, squeeze=False)
+    for ax, name in zip(axes[0], names, strict=True):
+        curves = read_curves(metrics_files[name])
+        for key in CURVE_KEYS:
+            points = curves[key]
+            if points:
+                ax.plot([s for s, _ in points], [v for _, v in points], label=key.replace("_", " "), marker=".")
+        ax.set_title(f"GRPO, {name} reward")
+        ax.set_xlabel("step")
+        ax.set_ylim(-0.02, 1.02)
+        ax.grid(alpha=0.3)
+    axes[0][0].set_ylabel("share of rollouts")
+    axes[0][-1].legend(fontsize=8, loc="best")
+    fig.tight_layout()
+    out = Path(out_png)
+    out.parent.mkdir(parents=True, exist_ok=True)
+    fig.savefig(out, dpi=110)
+    plt.close(fig)
+    return out
+
+
+def visibility_table(graded: Mapping[str, str | Path], split_records: list[Record]) -> dict[str, Any]:
+    """Per run and visibility: category shares and the share of honest-best answers."""
+    visibility = {r.sample_id: r.extra["visibility"] for r in split_records}
+    table: dict[str, Any] = {}
+    for name, path in graded.items():
+        rows: dict[str, Any] = {}
+        records = read_records(path, required=GRADED_FIELDS)
+        for vis in HONEST:
+            cats = [r.category for r in records if visibility[r.sample_id] == vis]
+            n = len(cats)
+            shares = {c: (sum(_label(x) == c for x in cats) / n if n else 0.0) for c in COLUMNS}
+            shares["specific"] += sum(x is Category.MORE_SPECIFIC for x in cats) / n if n else 0.0
+            rows[vis] = {"n": n, **shares, "honest best": sum(x is HONEST[vis] for x in cats) / n if n else 0.0}
+        table[name] = rows
+    return table
+
+
+def _label(category: Category | None) -> str:
+    return "parse failure" if category is None else category.value
+
+
+def write_visibility_table(table: Mapping[str, Any], out_dir: str | Path) -> Path:
+    """by_visibility.md (the JSON goes into demo.json)."""
+    header = ["run", "visibility", "n", *COLUMNS, "honest best"]
+    lines = ["# Results by image visibility", "",
+             "full: the species is visible (honest best = specific); genus: colour hidden (honest best = "
+             "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic).", "",
+             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    for name, rows in table.items():
+        for vis, row in rows.items():
+            cells = [name, vis, str(row["n"]), *(f"{row[c]:.3f}" for c in (*COLUMNS, "honest best"))]
+            lines.append("| " + " | ".join(cells) + " |")
+    path = Path(out_dir) / "by_visibility.md"
+    write_atomic(path, "\n".join(lines) + "\n")
+    return path
+
+
+def print_visibility_table(table: Mapping[str, Any]) -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    t = Table(title="by image visibility (honest best: full → specific, genus → less specific, generic → generic)")
+    for i, col in enumerate(("run", "visibility", "n", "specific", "less spec.", "generic", "wrong", "honest best")):
+        t.add_column(col, justify="left" if i < 2 else "right")
+    for name, rows in table.items():
+        for vis, row in rows.items():
+            t.add_row(name, vis, str(row["n"]), *(f"{row[c]:.3f}" for c in
+                                                  ("specific", "less specific", "generic", "wrong", "honest best")))
+    Console().print(t)

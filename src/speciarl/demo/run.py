@@ -1,0 +1,227 @@
+"""`speciarl demo`: the whole method on a laptop CPU, through the code a 7B run uses.
+
+world → tiny Qwen2.5-VL → SFT warm start (`speciarl.train.sft`) → GRPO with three rewards
+(`speciarl.train.run.build_grpo_trainer`, same trainer and reward bridge as `speciarl train`) →
+greedy evaluation of the warm start and the three policies, plus best-of-N samples of the warm start
+(`speciarl.pipeline.predict` with the transformers backend, `speciarl.pipeline.verify` with the
+taxonomy judge) → `speciarl.report.run.run_report` + training curves + a per-visibility table.
+
+Each stage skips work already on disk, so an interrupted demo resumes where it stopped.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import asdict, dataclass, replace
+from pathlib import Path
+from typing import Any
+
+SCHEMES = ("speciarl", "binary", "scala1")
+PROMPT_FILE = Path(__file__).with_name("prompt.txt")
+SFT_TARGET = "<think> a glyph </think> <answer> {label} </answer>"
+
+
+@dataclass(frozen=True)
+class DemoSettings:
+    """Sizes of one demo run (the world itself is fixed in world.py)."""
+
+    sft_images: int = 1024
+    train_images: int = 256
+    eval_images: int = 256
+    sft_steps: int = 900
+    sft_batch: int = 16
+    sft_lr: float = 3e-3
+    grpo_steps: int = 32
+    grpo_images_per_step: int = 8
+    num_generations: int = 8
+    grpo_lr: float = 5e-4
+    beta: float = 0.01
+    temperature: float = 1.0
+    max_completion_length: int = 24
+    best_of_n: int = 16
+    hidden_size: int = 64
+    num_layers: int = 2
+    vision_hidden_size: int = 32
+    vision_layers: int = 2
+    threads: int = 2
+
+
+FULL = DemoSettings()
+QUICK = replace(FULL, sft_images=128, train_images=16, eval_images=32, sft_steps=40, grpo_steps=2,
+                grpo_images_per_step=4, num_generations=4, best_of_n=4)
+
+
+def _trl_common(out: Path, seed: int) -> dict[str, Any]:
+    return {"output_dir": str(out), "report_to": "none", "use_cpu": True, "bf16": False, "seed": seed,
+            "save_strategy": "no", "logging_steps": 1, "lr_scheduler_type": "constant", "disable_tqdm": False}
+
+
+def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Path, seed: int):
+    """The `speciarl sft` config of the warm start (the vision tower trains: it starts random)."""
+    from ..train.config import parse_config
+
+    raw = {
+        "model": {"name_or_path": str(model_path), "dtype": "float32", "freeze_vision": False},
+        "data": {"train_file": str(sft_file), "prompt": str(PROMPT_FILE), "sft_target": SFT_TARGET},
+        "logging": {"samples_every": 0},
+        **_trl_common(out, seed),
+        "per_device_train_batch_size": settings.sft_batch,
+        "max_steps": settings.sft_steps,
+        "learning_rate": settings.sft_lr,
+        "weight_decay": 0.0,
+        "logging_steps": 50,
+    }
+    return parse_config(raw, "<speciarl demo: sft>", trainer="sft")
+
+
+def grpo_config(settings: DemoSettings, scheme: str, model_path: Path, train_file: Path, taxonomy: Path,
+                out: Path, seed: int):
+    """The `speciarl train` config of one GRPO run (paper recipe scaled down; vision frozen)."""
+    from ..train.config import parse_config
+
+    raw = {
+        "model": {"name_or_path": str(model_path), "dtype": "float32", "freeze_vision": True},
+        "data": {"train_file": str(train_file), "prompt": str(PROMPT_FILE)},
+        "reward": {"scheme": scheme},
+        "judge": {"type": "taxonomy", "taxonomy": str(taxonomy), "cache": "none"},
+        "logging": {"samples_every": 0},
+        **_trl_common(out, seed),
+        "loss_type": "grpo",
+        "beta": settings.beta,
+        "num_generations": settings.num_generations,
+        "per_device_train_batch_size": settings.num_generations * settings.grpo_images_per_step,
+        "max_completion_length": settings.max_completion_length,
+        "temperature": settings.temperature,
+        "learning_rate": settings.grpo_lr,
+        "max_steps": settings.grpo_steps,
+    }
+    return parse_config(raw, f"<speciarl demo: grpo {scheme}>", trainer="grpo")
+
+
+def _done(folder: Path) -> bool:
+    return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
+
+
+def _samples(records: list[Any]) -> list[Any]:
+    from ..data.sample import Sample
+
+    return [Sample(sample_id=r.sample_id, dataset=r.dataset, split=r.split, ground_truth=r.ground_truth,
+                   image_path=Path(r.extra["image"])) for r in records]
+
+
+def evaluate(model_path: Path, samples: list[Any], taxonomy: Path, run_dir: Path, settings: DemoSettings,
+             *, n: int = 1, seed: int = 0) -> Path:
+    """Predict (greedy, or n samples at the paper's best-of-N temperature) and grade; graded file path."""
+    from ..pipeline.predict import PREDICTIONS, run_predict
+    from ..pipeline.verify import run_verify
+    from ..predict import SamplingParams
+    from ..prompts import get_prompt
+
+    sampling = (SamplingParams(max_new_tokens=settings.max_completion_length, seed=seed) if n == 1 else
+                SamplingParams(n=n, temperature=0.6, top_p=0.95, max_new_tokens=settings.max_completion_length,
+                               seed=seed))
+    model = {"backend": "transformers", "path": str(model_path), "name": model_path.name, "batch_size": 64,
+             "device": "cpu", "dtype": "float32", "num_threads": settings.threads}
+    summary = run_predict(samples, get_prompt(str(PROMPT_FILE)), sampling, model, run_dir, progress=False)
+    if summary.backend_failures or summary.skipped_images:
+        from ..errors import SpeciarlError
+
+        raise SpeciarlError(f"{run_dir}: prediction failed ({summary.first_failure or summary.skipped_images})")
+    graded = run_dir / "verified.jsonl"
+    result = run_verify(run_dir / PREDICTIONS, graded, {"type": "taxonomy", "taxonomy": str(taxonomy),
+                                                       "cache": "none"}, progress=False)
+    if not result.ok:
+        from ..errors import SpeciarlError
+
+        raise SpeciarlError(f"{graded}: {len(result.errors)} pairs could not be graded")
+    return graded
+
+
+def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
+             settings: DemoSettings | None = None, log: Any = print) -> dict[str, Any]:
+    """Run every stage into output_dir; returns the report dict (also in output_dir/report/)."""
+    import torch
+
+    from ..models.tiny import build_tiny_vlm
+    from ..report.run import run_report
+    from ..train.sft import build_sft_trainer
+    from .curves import plot_training_curves, visibility_table, write_visibility_table
+    from .dataset import load_split, write_world
+    from .warmstart import write_sft_file
+    from .world import default_world
+
+    settings = settings or (QUICK if quick else FULL)
+    torch.set_num_threads(settings.threads)
+    out = Path(output_dir)
+    out.mkdir(parents=True, exist_ok=True)
+    timings: dict[str, float] = {}
+    clock = time.perf_counter()
+
+    def lap(name: str) -> None:
+        nonlocal clock
+        now = time.perf_counter()
+        timings[name] = round(now - clock, 1)
+        clock = now
+        log(f"[demo] {name}: {timings[name]:.1f} s")
+
+    world = default_world()
+    data = out / "data"
+    splits = write_world(world, data, {"sft": settings.sft_images, "train": settings.train_images,
+                                       "eval": settings.eval_images}, seed=seed)
+    taxonomy = data / "taxonomy.yaml"
+    sft_file = write_sft_file(world, load_split(splits["sft"]), data / "sft_targets.jsonl", seed=seed)
+    base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
+                          hidden_size=settings.hidden_size, num_layers=settings.num_layers,
+                          image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
+                          vision_layers=settings.vision_layers)
+    lap("world + tiny model")
+
+    warm = out / "models" / "warm_start"
+    if not _done(warm):
+        log(f"[demo] SFT warm start: {settings.sft_steps} steps on {settings.sft_images} images")
+        trainer = build_sft_trainer(sft_config(settings, base, sft_file, out / "train" / "sft", seed))
+        trainer.train()
+        trainer.save_model(str(warm))
+    lap("sft warm start")
+
+    from ..train.run import build_grpo_trainer
+
+    for scheme in SCHEMES:
+        policy = out / "models" / f"grpo_{scheme}"
+        if not _done(policy):
+            log(f"[demo] GRPO with the {scheme} reward: {settings.grpo_steps} steps × "
+                f"{settings.grpo_images_per_step} images × G={settings.num_generations}")
+            run_dir = out / "train" / f"grpo_{scheme}"
+            for stale in ("rollouts.jsonl", "metrics.jsonl"):  # a killed run restarts from the warm start
+                (run_dir / stale).unlink(missing_ok=True)
+            trainer = build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"], taxonomy, run_dir,
+                                                     seed))
+            trainer.train()
+            trainer.save_model(str(policy))
+        lap(f"grpo {scheme}")
+
+    samples = _samples(load_split(splits["eval"]))
+    runs = {"warm start": warm, **{f"GRPO {s}": out / "models" / f"grpo_{s}" for s in SCHEMES}}
+    graded: dict[str, Path] = {}
+    for name, path in runs.items():
+        graded[name] = evaluate(path, samples, taxonomy, out / "eval" / name.replace(" ", "_"), settings, seed=seed)
+    lap("greedy evaluation")
+    graded[f"warm start sampled ×{settings.best_of_n}"] = evaluate(
+        warm, samples, taxonomy, out / "eval" / "warm_start_sampled", settings, n=settings.best_of_n, seed=seed)
+    lap(f"best-of-{settings.best_of_n} sampling")
+
+    report_dir = out / "report"
+    report = run_report(list(graded.values()), report_dir, names=list(graded), plots=True, print_table=False)
+    curves = plot_training_curves({s: out / "train" / f"grpo_{s}" / "metrics.jsonl" for s in SCHEMES},
+                                  report_dir / "training_curves.png")
+    by_visibility = visibility_table(graded, load_split(splits["eval"]))
+    write_visibility_table(by_visibility, report_dir)
+    lap("report")
+    info = {"seed": seed, "quick": quick, "settings": asdict(settings), "world": world.describe(),
+            "timings_s": timings, "total_s": round(sum(timings.values()), 1), "graded": {k: str(v) for k, v in
+                                                                                       graded.items()},
+            "training_curves": str(curves), "by_visibility": by_visibility}
+    (report_dir / "demo.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    report["demo"] = info
+    return report

@@ -1,0 +1,105 @@
+"""`speciarl demo --quick` end to end: every stage runs, the report files hold the numbers printed."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from speciarl.categories import parse_category
+from speciarl.cli import main
+from speciarl.demo.run import QUICK, SCHEMES
+from speciarl.records import read_records
+from speciarl.rewards import get_reward_scheme
+
+pytestmark = pytest.mark.slow
+
+
+@pytest.fixture(scope="module")
+def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
+    out = tmp_path_factory.mktemp("demo") / "run"
+    mp = pytest.MonkeyPatch()
+    mp.setenv("COLUMNS", "200")  # rich wraps tables at 80 columns when not on a terminal
+    import contextlib
+    import io
+
+    buffer = io.StringIO()
+    try:
+        with contextlib.redirect_stdout(buffer):
+            assert main(["demo", "--quick", "--output-dir", str(out), "--seed", "0"]) == 0
+    finally:
+        mp.undo()
+    return out, buffer.getvalue()
+
+
+def _printed_rows(stdout: str) -> dict[str, list[str]]:
+    rows = {}
+    for line in stdout.splitlines():
+        cells = [c.strip() for c in line.strip("│┃ ").split("│")]
+        if len(cells) == 9 and cells[1].isdigit():
+            rows[cells[0]] = cells
+    return rows
+
+
+def test_report_files_hold_the_printed_numbers(demo_run: tuple[Path, str]) -> None:
+    out, stdout = demo_run
+    report = out / "report"
+    for name in ("summary.json", "summary.md", "by_visibility.md", "demo.json", "correctness_specificity.png",
+                 "category_shares.png", "training_curves.png"):
+        assert (report / name).is_file() and (report / name).stat().st_size > 0, name
+    summary = json.loads((report / "summary.json").read_text())
+    printed = _printed_rows(stdout)
+    expected_runs = ["warm start", *(f"GRPO {s}" for s in SCHEMES), f"warm start sampled ×{QUICK.best_of_n}"]
+    assert list(summary["runs"]) == expected_runs
+    markdown = (report / "summary.md").read_text()
+    for name, run in summary["runs"].items():
+        overall = run["overall"]
+        cells = printed[name]
+        assert int(cells[1]) == overall["count"]
+        assert cells[2:5] == [f"{overall[k]:.3f}" for k in ("correctness", "specificity", "hm")]
+        assert f"| {name} | {int(overall['count'])} |" in markdown
+    best = summary["runs"][f"warm start sampled ×{QUICK.best_of_n}"]["best_of_n"]["overall"]
+    assert printed[f"warm start sampled ×{QUICK.best_of_n} best-of-{QUICK.best_of_n}"][2] == f"{best['correctness']:.3f}"
+    # best-of-N can only be as good or better than the average sample
+    assert best["correctness"] >= summary["runs"][f"warm start sampled ×{QUICK.best_of_n}"]["overall"]["correctness"]
+
+
+def test_every_stage_ran_on_held_out_images(demo_run: tuple[Path, str]) -> None:
+    out, _ = demo_run
+    eval_ids = {r.sample_id for r in read_records(out / "data" / "eval.jsonl")}
+    train_ids = {r.sample_id for r in read_records(out / "data" / "train.jsonl")}
+    sft_ids = {r.sample_id for r in read_records(out / "data" / "sft.jsonl")}
+    assert len(eval_ids) == QUICK.eval_images and not eval_ids & (train_ids | sft_ids)
+    demo = json.loads((out / "report" / "demo.json").read_text())
+    for name, path in demo["graded"].items():
+        records = read_records(path)
+        n = QUICK.best_of_n if "sampled" in name else 1
+        assert {r.sample_id for r in records} == eval_ids
+        assert len(records) == n * len(eval_ids)
+        assert all(r.graded and r.judge and r.judge.startswith("taxonomy") for r in records if r.answer is not None)
+    # the warm start was trained, and each GRPO run moved away from it
+    weights = {p.parent.name: p.read_bytes() for p in (out / "models").glob("*/model.safetensors")}
+    assert weights["warm_start"] != weights["init"]
+    for scheme in SCHEMES:
+        assert weights[f"grpo_{scheme}"] != weights["warm_start"]
+
+
+@pytest.mark.parametrize("scheme", SCHEMES)
+def test_training_logs_use_the_configured_reward(demo_run: tuple[Path, str], scheme: str) -> None:
+    """Rollout rewards in each run's log are the scheme's rewards of the logged categories, per group."""
+    out, _ = demo_run
+    run = out / "train" / f"grpo_{scheme}"
+    metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
+    steps = [m for m in metrics if "categories/wrong" in m]
+    assert [m["step"] for m in steps] == list(range(1, QUICK.grpo_steps + 1))
+    rollouts = [json.loads(line) for line in (run / "rollouts.jsonl").read_text().splitlines()]
+    assert len(rollouts) == QUICK.grpo_steps * QUICK.grpo_images_per_step * QUICK.num_generations
+    groups: dict[tuple[int, str], list[dict]] = {}
+    for r in rollouts:
+        groups.setdefault((r["step"], r["sample_id"]), []).append(r)
+    assert all(len(g) == QUICK.num_generations for g in groups.values())
+    rule = get_reward_scheme(scheme)
+    cats = [[None if r["category"] is None else parse_category(r["category"]) for r in g] for g in groups.values()]
+    expected = rule.rewards(cats)
+    assert [[r["reward"] for r in g] for g in groups.values()] == expected
