@@ -48,3 +48,11 @@ def test_sampling_maps_missing_indices_to_n_with_a_stable_seed(requests_):
 def test_missing_vllm_is_a_clear_config_error():
     with pytest.raises(ConfigError, match="vLLM is not installed"):
         build_predictor({"backend": "vllm", "path": "some/model"})
+
+
+def test_chunking_keeps_every_request_in_order():
+    from speciarl.predict.vllm_backend import chunked
+
+    assert [len(c) for c in chunked(range(7), 3)] == [3, 3, 1]
+    assert [x for c in chunked(range(7), 3) for x in c] == list(range(7))
+    assert list(chunked([], 3)) == []

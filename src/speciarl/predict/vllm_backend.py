@@ -4,7 +4,8 @@ Kept thin on purpose: vLLM's API moves fast, so this module only (1) builds the 
 caching and optional LoRA, (2) turns requests into `LLM.chat` conversations (the image as a data URL,
 so vLLM applies the model's own chat template and image placeholders) with one `SamplingParams` per
 sample (`n` = the indices still missing, a per-sample seed), and (3) maps outputs back to indices.
-Chunks of `chunk_size` samples go to the engine at a time so results reach disk as they come.
+Chunks of `chunk_size` samples go to the engine at a time so results reach disk as they come; the
+next chunk's images are prepared on a thread meanwhile.
 
 Written against the vLLM 0.10–0.11 offline API (`LLM.chat(messages=[...], sampling_params=[...],
 lora_request=...)`, `vllm.lora.request.LoRARequest`). It was not run in the session that wrote it
@@ -57,6 +58,18 @@ def build_conversations(requests: list[PredictRequest]) -> tuple[list[tuple[Pred
     return good, bad
 
 
+def chunked(items: Iterable[PredictRequest], size: int) -> Iterator[list[PredictRequest]]:
+    """Consecutive lists of at most `size` items (the last may be shorter)."""
+    chunk: list[PredictRequest] = []
+    for item in items:
+        chunk.append(item)
+        if len(chunk) == size:
+            yield chunk
+            chunk = []
+    if chunk:
+        yield chunk
+
+
 class VLLMPredictor:
     """vLLM `LLM` engine (+ optional LoRA adapter)."""
 
@@ -102,19 +115,25 @@ class VLLMPredictor:
         self.model_name = name or Path(str(path)).name + (f"+{Path(adapter).name}" if adapter else "")
 
     def predict(self, requests: Iterable[PredictRequest], sampling: SamplingParams) -> Iterator[Completion]:
-        chunk: list[PredictRequest] = []
-        for request in requests:
-            chunk.append(request)
-            if len(chunk) == self.chunk_size:
-                yield from self._run(chunk, sampling)
-                chunk = []
-        if chunk:
-            yield from self._run(chunk, sampling)
+        """Chunks of `chunk_size` samples; the next chunk's images are read and encoded on a worker
+        thread while the engine generates the current one, so the GPU does not wait on file I/O."""
+        from concurrent.futures import ThreadPoolExecutor
 
-    def _run(self, chunk: list[PredictRequest], sampling: SamplingParams) -> list[Completion]:
+        with ThreadPoolExecutor(max_workers=1, thread_name_prefix="vllm-images") as pool:
+            pending = None
+            for chunk in chunked(requests, self.chunk_size):
+                ready = pool.submit(build_conversations, chunk)
+                if pending is not None:
+                    yield from self._run(pending.result(), sampling)
+                pending = ready
+            if pending is not None:
+                yield from self._run(pending.result(), sampling)
+
+    def _run(self, built: tuple[list[tuple[PredictRequest, list]], list[Completion]],
+             sampling: SamplingParams) -> list[Completion]:
         from vllm import SamplingParams as VSamplingParams
 
-        good, bad = build_conversations(chunk)
+        good, bad = built
         if not good:
             return bad
         outputs = self.llm.chat(
