@@ -1,0 +1,1 @@
+"""Orchestration of the eval stages: predict → verify → report."""
