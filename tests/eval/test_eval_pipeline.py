@@ -81,6 +81,13 @@ def test_corrupt_image_is_reported_counted_and_not_retried(tmp_path, server):
     again = run_eval(cfg, progress=False)
     assert again.stages["predict"]["status"].startswith("skipped")
     assert json.loads((again.run_dir / "eval_summary.json").read_text())["skipped_images"] == 1
+    from PIL import Image  # the user repairs the file: the next run picks it up
+
+    Image.new("RGB", (40, 40), (255, 0, 0)).save(summary["unreadable_images"][0]["path"])
+    fixed = run_eval(cfg, progress=False)
+    assert fixed.stages["predict"]["written"] == 1
+    assert len(read_records(fixed.run_dir / "verified.jsonl")) == 10
+    assert json.loads((fixed.run_dir / "eval_summary.json").read_text())["skipped_images"] == 0
 
 
 def test_shards_then_merge_without_duplicates(tmp_path, server):
