@@ -149,7 +149,8 @@ class TransformersPredictor:
         texts = [self._chat_text(req.prompt.text) for req, _, _ in batch]
         images = [img for _, _, img in batch]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.device)
-        with torch.inference_mode(), torch.random.fork_rng(devices=[] if self.device == "cpu" else None):
+        devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
+        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
             if not sampling.greedy:
                 req, index, _ = batch[0]
                 torch.manual_seed(derived_seed(sampling.seed, req.sample.sample_id, index))
