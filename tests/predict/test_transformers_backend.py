@@ -82,3 +82,30 @@ def test_left_padded_batches_give_the_unbatched_next_token(tiny_vlm_path, sample
     batched = last_logits(texts, images)
     single = torch.cat([last_logits([t], [im]) for t, im in zip(texts, images)])
     assert torch.allclose(batched, single, atol=1e-4)
+
+
+def test_lora_adapter_is_applied(tiny_vlm_path, samples, tmp_path):
+    import torch
+    from peft import LoraConfig, get_peft_model
+    from transformers import AutoModelForImageTextToText
+
+    base = AutoModelForImageTextToText.from_pretrained(str(tiny_vlm_path))
+    lora = LoraConfig(r=4, lora_alpha=8, target_modules=["q_proj", "v_proj"], init_lora_weights=False)
+    torch.manual_seed(0)
+    get_peft_model(base, lora).save_pretrained(tmp_path / "adapter")
+
+    plain = build_predictor({"backend": "transformers", "path": str(tiny_vlm_path), "device": "cpu"})
+    tuned = build_predictor({"backend": "transformers", "path": str(tiny_vlm_path), "device": "cpu",
+                             "adapter": str(tmp_path / "adapter")})
+    assert tuned.model_name.endswith("+adapter")
+    sample = next(s for s in samples if "broken" not in s.sample_id)
+    text = plain._chat_text(get_prompt("base").text)
+
+    def logits(p):
+        inputs = p.processor(text=[text], images=[sample.open_image()], return_tensors="pt")
+        with torch.inference_mode():
+            return p.model(**inputs).logits[0, -1]
+
+    assert not torch.allclose(logits(plain), logits(tuned), atol=1e-4)
+    with pytest.raises(ConfigError, match="does not exist"):
+        build_predictor({"backend": "transformers", "path": str(tiny_vlm_path), "adapter": str(tmp_path / "nope")})

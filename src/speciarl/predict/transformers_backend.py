@@ -67,6 +67,8 @@ class TransformersPredictor:
 
         if batch_size < 1:
             raise ConfigError(f"model.batch_size must be >= 1, got {batch_size}")
+        if adapter is not None and not Path(adapter).exists():
+            raise ConfigError(f"model.adapter: {adapter} does not exist")
         if num_threads:  # CPU: tiny models run fastest on one thread, real ones on all cores
             import torch
 
@@ -83,8 +85,6 @@ class TransformersPredictor:
         if adapter is not None:
             from peft import PeftModel
 
-            if not Path(adapter).exists():
-                raise ConfigError(f"model.adapter: {adapter} does not exist")
             model = PeftModel.from_pretrained(model, str(adapter))
             if merge_adapter:  # same numbers, faster generation
                 model = model.merge_and_unload()
