@@ -22,9 +22,26 @@ def samples(tmp_path_factory):
     return list(load_benchmark("manifest", paths["manifest"]))
 
 
+_PREDICTORS: dict = {}
+
+
+@pytest.fixture(scope="module", autouse=True)
+def _restore_threads():
+    """The predictors here run on one thread (fastest for the tiny model); leave torch as found."""
+    import torch
+
+    before = torch.get_num_threads()
+    yield
+    _PREDICTORS.clear()
+    torch.set_num_threads(before)
+
+
 def _predict(path, samples, sampling, batch_size=4, indices=None):
-    predictor = build_predictor({"backend": "transformers", "path": str(path), "batch_size": batch_size,
-                                 "device": "cpu"})
+    key = (str(path), batch_size)  # one loaded model per batch size for the whole module
+    if key not in _PREDICTORS:
+        _PREDICTORS[key] = build_predictor({"backend": "transformers", "path": str(path),
+                                            "batch_size": batch_size, "device": "cpu", "num_threads": 1})
+    predictor = _PREDICTORS[key]
     prompt = get_prompt("base")
     reqs = [PredictRequest(s, prompt, indices or tuple(range(sampling.n))) for s in samples]
     return predictor, list(predictor.predict(reqs, sampling))
