@@ -109,3 +109,20 @@ def test_honest_label_by_visibility(world: World) -> None:
     assert world.honest_label(s, Visibility.FULL) == s.name
     assert world.honest_label(s, Visibility.GENUS) == "spike"
     assert world.honest_label(s, Visibility.GENERIC) == "glyph"
+
+
+def test_demo_judge_grades_each_level_of_the_world(world: World, tmp_path: Path) -> None:
+    """The demo's judge: species exact → specific, genus → less specific, "glyph" → generic, else wrong."""
+    from speciarl.categories import Category
+    from speciarl.demo.run import judge_config
+    from speciarl.judges import build_judge
+
+    judge = build_judge(judge_config(world.write_taxonomy(tmp_path / "taxonomy.yaml")))
+    s = world.species_of("cross")[3]
+    sibling = world.species_of("cross")[4]
+    cousin = next(x for x in world.species_of("orb") if x.colour == s.colour)
+    pairs = [(s.name, s.name), (s.name, "cross"), (s.name, "glyph"), (s.name, sibling.name), (s.name, cousin.name),
+             (s.name, "orb"), (s.name, s.colour)]
+    got = [v.category for v in judge.grade(pairs)]
+    assert got == [Category.SPECIFIC, Category.LESS_SPECIFIC, Category.GENERIC, Category.WRONG, Category.WRONG,
+                   Category.WRONG, Category.WRONG]

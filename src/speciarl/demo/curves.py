@@ -16,6 +16,7 @@ from ..categories import Category
 from ..records import GRADED_FIELDS, Record, read_records, write_atomic
 
 CURVE_KEYS = ("specific", "less_specific", "generic", "abstain", "wrong", "parse_failure")
+CURVE_COLOURS = ("tab:green", "tab:olive", "tab:blue", "tab:gray", "tab:red", "black")
 # The category an honest-best answer earns at each visibility.
 HONEST = {"full": Category.SPECIFIC, "genus": Category.LESS_SPECIFIC, "generic": Category.GENERIC}
 COLUMNS = ("specific", "less specific", "generic", "wrong", "abstain", "parse failure")
@@ -47,10 +48,11 @@ def plot_training_curves(metrics_files: Mapping[str, str | Path], out_png: str |
     fig, axes = plt.subplots(1, len(names), figsize=(4.2 * len(names), 3.4), sharey=True, squeeze=False)
     for ax, name in zip(axes[0], names, strict=True):
         curves = read_curves(metrics_files[name])
-        for key in CURVE_KEYS:
+        for key, colour in zip(CURVE_KEYS, CURVE_COLOURS, strict=True):
             points = curves[key]
             if points:
-                ax.plot([s for s, _ in points], [v for _, v in points], label=key.replace("_", " "), marker=".")
+                ax.plot([s for s, _ in points], [v for _, v in points], label=key.replace("_", " "), marker=".",
+                        color=colour, markersize=3, linewidth=1.2)
         ax.set_title(f"GRPO, {name} reward")
         ax.set_xlabel("step")
         ax.set_ylim(-0.02, 1.02)

@@ -22,17 +22,24 @@ PROMPT_FILE = Path(__file__).with_name("prompt.txt")
 SFT_TARGET = "<think> a glyph </think> <answer> {label} </answer>"
 
 
+def judge_config(taxonomy: Path) -> dict[str, Any]:
+    """The taxonomy judge of the demo world: the genus (parent) is `less specific`, "glyph" `generic`."""
+    return {"type": "taxonomy", "taxonomy": str(taxonomy), "less_specific_levels": 1, "cache": "none"}
+
+
 @dataclass(frozen=True)
 class DemoSettings:
     """Sizes of one demo run (the world itself is fixed in world.py)."""
 
-    sft_images: int = 1024
-    train_images: int = 256
+    sft_images: int = 2048
+    train_images: int = 384
     eval_images: int = 256
-    sft_steps: int = 900
+    perception_steps: int = 1500
+    habit_steps: int = 200
     sft_batch: int = 16
     sft_lr: float = 3e-3
-    grpo_steps: int = 32
+    habit_lr: float = 1e-3
+    grpo_steps: int = 48
     grpo_images_per_step: int = 8
     num_generations: int = 8
     grpo_lr: float = 5e-4
@@ -48,7 +55,8 @@ class DemoSettings:
 
 
 FULL = DemoSettings()
-QUICK = replace(FULL, sft_images=128, train_images=16, eval_images=32, sft_steps=40, grpo_steps=2,
+QUICK = replace(FULL, sft_images=128, train_images=16, eval_images=32, perception_steps=30, habit_steps=10,
+                grpo_steps=2,
                 grpo_images_per_step=4, num_generations=4, best_of_n=4)
 
 
@@ -57,8 +65,9 @@ def _trl_common(out: Path, seed: int) -> dict[str, Any]:
             "save_strategy": "no", "logging_steps": 1, "lr_scheduler_type": "constant", "disable_tqdm": False}
 
 
-def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Path, seed: int):
-    """The `speciarl sft` config of the warm start (the vision tower trains: it starts random)."""
+def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Path, seed: int, *, steps: int,
+               lr: float, scheduler: str = "constant"):
+    """The `speciarl sft` config of one warm-start phase (the vision tower trains: it starts random)."""
     from ..train.config import parse_config
 
     raw = {
@@ -67,8 +76,9 @@ def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Pa
         "logging": {"samples_every": 0},
         **_trl_common(out, seed),
         "per_device_train_batch_size": settings.sft_batch,
-        "max_steps": settings.sft_steps,
-        "learning_rate": settings.sft_lr,
+        "max_steps": steps,
+        "learning_rate": lr,
+        "lr_scheduler_type": scheduler,
         "weight_decay": 0.0,
         "logging_steps": 50,
     }
@@ -84,7 +94,7 @@ def grpo_config(settings: DemoSettings, scheme: str, model_path: Path, train_fil
         "model": {"name_or_path": str(model_path), "dtype": "float32", "freeze_vision": True},
         "data": {"train_file": str(train_file), "prompt": str(PROMPT_FILE)},
         "reward": {"scheme": scheme},
-        "judge": {"type": "taxonomy", "taxonomy": str(taxonomy), "cache": "none"},
+        "judge": judge_config(taxonomy),
         "logging": {"samples_every": 0},
         **_trl_common(out, seed),
         "loss_type": "grpo",
@@ -129,8 +139,7 @@ def evaluate(model_path: Path, samples: list[Any], taxonomy: Path, run_dir: Path
 
         raise SpeciarlError(f"{run_dir}: prediction failed ({summary.first_failure or summary.skipped_images})")
     graded = run_dir / "verified.jsonl"
-    result = run_verify(run_dir / PREDICTIONS, graded, {"type": "taxonomy", "taxonomy": str(taxonomy),
-                                                       "cache": "none"}, progress=False)
+    result = run_verify(run_dir / PREDICTIONS, graded, judge_config(taxonomy), progress=False)
     if not result.ok:
         from ..errors import SpeciarlError
 
@@ -170,20 +179,32 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
     splits = write_world(world, data, {"sft": settings.sft_images, "train": settings.train_images,
                                        "eval": settings.eval_images}, seed=seed)
     taxonomy = data / "taxonomy.yaml"
-    sft_file = write_sft_file(world, load_split(splits["sft"]), data / "sft_targets.jsonl", seed=seed)
+    sft_records = load_split(splits["sft"])
+    perception_file = write_sft_file(world, sft_records, data / "sft_perception.jsonl", seed=seed, phase="perception")
+    habit_file = write_sft_file(world, sft_records, data / "sft_habit.jsonl", seed=seed, phase="habit")
     base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
                           hidden_size=settings.hidden_size, num_layers=settings.num_layers,
                           image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
                           vision_layers=settings.vision_layers)
     lap("world + tiny model")
 
+    perceiving = out / "models" / "perception"
+    if not _done(perceiving):
+        log(f"[demo] SFT phase 1 (perception, honest labels): {settings.perception_steps} steps")
+        trainer = build_sft_trainer(sft_config(settings, base, perception_file, out / "train" / "sft_perception",
+                                               seed, steps=settings.perception_steps, lr=settings.sft_lr,
+                                               scheduler="cosine"))
+        trainer.train()
+        trainer.save_model(str(perceiving))
+    lap("sft perception")
     warm = out / "models" / "warm_start"
     if not _done(warm):
-        log(f"[demo] SFT warm start: {settings.sft_steps} steps on {settings.sft_images} images")
-        trainer = build_sft_trainer(sft_config(settings, base, sft_file, out / "train" / "sft", seed))
+        log(f"[demo] SFT phase 2 (habit: often generic, sometimes guessing): {settings.habit_steps} steps")
+        trainer = build_sft_trainer(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit",
+                                               seed, steps=settings.habit_steps, lr=settings.habit_lr))
         trainer.train()
         trainer.save_model(str(warm))
-    lap("sft warm start")
+    lap("sft habit (warm start)")
 
     from ..train.run import build_grpo_trainer
 

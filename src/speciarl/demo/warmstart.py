@@ -10,8 +10,11 @@ that by supervised fine-tuning on a *mix* of reply labels per image, drawn once 
   real dataset carries, unknowable from the pixels, so the model learns to *guess* a colour sometimes.
 - `generic` images (fog): "glyph" 0.85, the genus 0.15 (again a guess).
 
-The SFT file carries the chosen reply label as `ground_truth` (what `speciarl sft` trains on) and the
-real species as `species`.
+The habit is taught in a second, short SFT phase. The first phase is *perception*: the same images
+with their most specific honest label, the tiny model's stand-in for the pretraining that gives a
+real VLM its knowledge (from a random init the tiny model does not learn to read the image from the
+mixed replies alone within minutes). Each SFT file carries the reply label as `ground_truth` (what
+`speciarl sft` trains on) and the real species as `species`.
 """
 
 from __future__ import annotations
@@ -49,13 +52,18 @@ def level_label(world: World, species_name: str, level: str) -> str:
     return {"species": species.name, "genus": species.genus, "generic": world.generic}[level]
 
 
-def write_sft_file(world: World, split_records: list[Record], out_path: str | Path, seed: int = 0) -> Path:
-    """The warm start's SFT rows: each image with one reply label drawn from its mix."""
+def write_sft_file(world: World, split_records: list[Record], out_path: str | Path, seed: int = 0, *,
+                   phase: str = "habit") -> Path:
+    """SFT rows: each image with its honest label (`phase="perception"`) or one drawn from its mix."""
+    if phase not in ("perception", "habit"):
+        raise ValueError(f"unknown warm-start phase {phase!r}")
     rng = np.random.default_rng([seed, 7])
+    honest = {Visibility.FULL: "species", Visibility.GENUS: "genus", Visibility.GENERIC: "generic"}
     rows = []
     for r in split_records:
-        mix = reply_mix(world, r.ground_truth, Visibility(r.extra["visibility"]))
-        level = str(rng.choice(list(mix), p=list(mix.values())))
+        visibility = Visibility(r.extra["visibility"])
+        mix = reply_mix(world, r.ground_truth, visibility)
+        level = str(rng.choice(list(mix), p=list(mix.values()))) if phase == "habit" else honest[visibility]
         rows.append(Record(
             sample_id=r.sample_id, dataset=r.dataset, split=r.split,
             ground_truth=level_label(world, r.ground_truth, level),
