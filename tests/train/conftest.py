@@ -63,7 +63,7 @@ BASE: dict[str, Any] = {
 
 @pytest.fixture
 def make_config(tmp_path, tiny_format_vlm, shapes_trainset):
-    """A config dict for a short run in tmp_path; `**changes` are deep-merged into it."""
+    """A config dict for a short run in tmp_path; `**changes` are merged into it (a `judge` replaces)."""
 
     def make(**changes: Any) -> dict[str, Any]:
         raw = copy.deepcopy(BASE)
@@ -72,7 +72,7 @@ def make_config(tmp_path, tiny_format_vlm, shapes_trainset):
         raw["judge"]["taxonomy"] = str(shapes_trainset["taxonomy"])
         raw["output_dir"] = str(tmp_path / "run")
         for key, value in changes.items():
-            if isinstance(value, dict) and isinstance(raw.get(key), dict):
+            if isinstance(value, dict) and isinstance(raw.get(key), dict) and key != "judge":
                 raw[key].update(value)
             else:
                 raw[key] = value

@@ -70,7 +70,7 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_
     scorer = _scorer(judge_config, scheme, retry_budget_s, retry_interval_s)
     graded = scorer.grade([str(ground_truth)], [solution_str])
     if graded.error:
-        raise JudgeOutageError(f"judge failed after {retry_budget_s:.0f}s of retries: {graded.error}")
+        raise JudgeOutageError(f"judge failed after {retry_budget_s:g}s of retries: {graded.error}")
     category = decode(graded.codes[0])
     if noise and category is not None:
         digest = hashlib.sha256(json.dumps([noise_seed, extra_info and extra_info.get("sample_id"),

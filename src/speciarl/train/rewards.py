@@ -136,7 +136,7 @@ class RolloutScorer:
         """TRL reward-function form, for one process holding whole groups (single-process use)."""
         graded = self.grade(ground_truth, [completion_text(c) for c in completions])
         if graded.error:
-            raise JudgeOutageError(f"judge failed after {self.retry_budget_s:.0f}s of retries: {graded.error}")
+            raise JudgeOutageError(f"judge failed after {self.retry_budget_s:g}s of retries: {graded.error}")
         return self.rewards(sample_id, self.with_noise(graded.codes, step=0))
 
 

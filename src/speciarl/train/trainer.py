@@ -90,7 +90,7 @@ class SpeciarlGRPOTrainer(GRPOTrainer):
         self._save_checkpoint(self.model, trial=None)
         folder = f"{self.args.output_dir}/checkpoint-{self.state.global_step}"
         raise JudgeOutageError(
-            f"the judge kept failing for {self.scorer.retry_budget_s:.0f}s (last error: {error}); "
+            f"the judge kept failing for {self.scorer.retry_budget_s:g}s (last error: {error}); "
             f"training stopped at step {self.state.global_step} with a checkpoint in {folder}. "
             "Bring the judge back and rerun the same command with --resume."
         )
