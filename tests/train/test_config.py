@@ -52,6 +52,51 @@ def test_overrides_are_deep():
 
 @pytest.mark.parametrize("path", PRESETS, ids=[p.stem for p in PRESETS])
 def test_presets_parse(path):
-    cfg = load_config(path, overrides={"bf16": False, "use_cpu": True})  # GPU presets, parsed on a CPU
-    assert cfg.trl.num_generations >= 2
-    assert cfg.trl.generation_batch_size % cfg.trl.num_generations == 0
+    trainer = "sft" if path.stem.endswith("sft") else "grpo"
+    # GPU presets, parsed on a CPU: same keys, the device switches overridden
+    cpu = {"bf16": False, "use_cpu": True, **({"use_vllm": False} if trainer == "grpo" else {})}
+    cfg = load_config(path, trainer=trainer, overrides=cpu)
+    if trainer == "grpo":
+        assert cfg.trl.generation_batch_size % cfg.trl.num_generations == 0
+        assert cfg.trl.loss_type in ("grpo", "dr_grpo", "dapo")
+
+
+def test_paper_preset_is_the_recipe():
+    """SPEC §7 in TRL's units: 2,560 completions per generation, 1,280 per optimizer step on 4 GPUs."""
+    root = Path(__file__).resolve().parents[2] / "configs" / "train"
+    cfg = load_config(root / "paper_cub200_grpo.yaml", overrides={"bf16": False, "use_cpu": True})
+    t = cfg.trl
+    assert (t.num_generations, t.temperature, t.beta, t.learning_rate) == (10, 1.0, 0.01, 3e-5)
+    assert t.lr_scheduler_type == "constant" and t.loss_type == "grpo" and t.max_completion_length == 2048
+    assert t.generation_batch_size == 256 * 10
+    assert t.per_device_train_batch_size * 4 * t.gradient_accumulation_steps == 128 * 10
+    assert t.max_steps == 165 * 2
+    assert (cfg.lora.enabled, cfg.lora.r, cfg.lora.lora_alpha) == (True, 64, 32) and cfg.reward.scheme == "speciarl"
+    dr = load_config(root / "paper_cub200_dr_grpo.yaml", overrides={"bf16": False, "use_cpu": True})
+    assert (dr.trl.loss_type, dr.trl.scale_rewards, dr.trl.beta) == ("dr_grpo", "none", 0.0)
+    assert dr.trl.num_generations == 10 and dr.lora.r == 64  # the rest comes from the base recipe
+    dapo = load_config(root / "paper_cub200_dapo.yaml", overrides={"bf16": False, "use_cpu": True})
+    assert (dapo.trl.epsilon, dapo.trl.epsilon_high, dapo.reward.overlong_buffer) == (0.2, 0.28, 512)
+
+
+def test_base_chain_errors(tmp_path):
+    (tmp_path / "a.yaml").write_text("base: b.yaml\noutput_dir: x\n")
+    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    with pytest.raises(ConfigError, match="loops back"):
+        load_config(tmp_path / "a.yaml")
+    (tmp_path / "c.yaml").write_text("base: missing.yaml\n")
+    with pytest.raises(ConfigError, match="missing.yaml"):
+        load_config(tmp_path / "c.yaml")
+
+
+ACCELERATE = sorted((Path(__file__).resolve().parents[2] / "configs" / "accelerate").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", ACCELERATE, ids=[p.stem for p in ACCELERATE])
+def test_accelerate_configs_load(path):
+    from accelerate.commands.config.config_args import load_config_from_file
+
+    cfg = load_config_from_file(str(path))
+    assert cfg.num_processes >= 2 and cfg.mixed_precision == "bf16"
+    if "zero" in path.stem:
+        assert cfg.deepspeed_config["zero_stage"] == int(path.stem[-1])

@@ -206,17 +206,32 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
 
 
 def load_config(path: str | Path, *, trainer: str = "grpo", overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Read and parse a YAML config file (see `parse_config`)."""
+    """Read and parse a YAML config file (see `parse_config`).
+
+    A top-level `base: other.yaml` (relative to this file) is read first and this file's keys are
+    deep-merged over it, so presets state only what differs from the recipe they vary.
+    """
+    path = Path(path)
+    return parse_config(_read_yaml(path, ()), path, trainer=trainer, overrides=overrides)
+
+
+def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
     import yaml
 
-    path = Path(path)
     if not path.is_file():
-        raise ConfigError(f"config file not found: {path}")
+        raise ConfigError(f"config file not found: {path}" + (f" (base of {chain[-1]})" if chain else ""))
+    if path.resolve() in chain:
+        raise ConfigError(f"{path}: `base` chain loops back to itself")
     try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8"))
+        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
     except yaml.YAMLError as exc:
         raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    return parse_config(raw or {}, path, trainer=trainer, overrides=overrides)
+    if not isinstance(raw, dict):
+        raise ConfigError(f"{path}: the config must be a YAML mapping")
+    base = raw.pop("base", None)
+    if base is None:
+        return raw
+    return _merge(_read_yaml(path.parent / str(base), (*chain, path.resolve())), raw)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
