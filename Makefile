@@ -5,6 +5,11 @@ VENV ?= .venv
 # CPU machines: the pinned CPU wheel. GPU machines: `make TORCH_SPEC=torch ...` (or your CUDA build).
 TORCH_SPEC ?= torch==2.13.0
 BIN := $(VENV)/bin
+# verl caps transformers below ours, so its integration test imports it from a second venv.
+# `make test VERL=0` skips that venv (the real-verl test is then skipped, saying so).
+VERL ?= 1
+VERL_VENV ?= .venv-verl
+VERL_SITE := $(abspath $(VERL_VENV))/lib/python$(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages
 
 .PHONY: demo test report-example install clean
 
@@ -17,6 +22,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[all]"
 	touch $@
 
+$(VERL_VENV)/.installed:
+	$(PYTHON) -m venv $(VERL_VENV)
+	$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
+	$(VERL_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" verl
+	touch $@
+
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
@@ -25,9 +36,15 @@ demo: $(VENV)/.installed
 report-example: $(VENV)/.installed
 	$(BIN)/speciarl report examples/zero_shot.jsonl examples/speciarl.jsonl examples/zero_shot_bo8.jsonl --out runs/example-report
 
+ifeq ($(VERL),1)
+test: $(VENV)/.installed $(VERL_VENV)/.installed
+	bash tools/ensure_redis.sh
+	SPECIARL_VERL_PATH=$(VERL_SITE) $(BIN)/python -m pytest -q
+else
 test: $(VENV)/.installed
 	bash tools/ensure_redis.sh
 	$(BIN)/python -m pytest -q
+endif
 
 clean:
-	rm -rf $(VENV) runs
+	rm -rf $(VENV) $(VERL_VENV) runs
