@@ -25,6 +25,8 @@ class TinyModelSection:
     hidden_size: int = 64
     num_layers: int = 2
     image_size: int = 56
+    vision_hidden_size: int = 32
+    vision_layers: int = 2
     format_steps: int = 80  # teach the think/answer format so rollouts mix categories
     words: list[str] = field(default_factory=list)  # extra label words (the taxonomy's are added)
 

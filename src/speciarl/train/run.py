@@ -45,7 +45,8 @@ def resolve_model_path(cfg: TrainConfig, words: list[str]) -> str:
     t = cfg.model.tiny
     path = Path(t.path) if t.path else cfg.output_dir / "tiny_model"
     return str(build_tiny_vlm(path, words=[*words, *t.words], seed=t.seed, hidden_size=t.hidden_size,
-                              num_layers=t.num_layers, image_size=t.image_size, format_steps=t.format_steps))
+                              num_layers=t.num_layers, image_size=t.image_size, format_steps=t.format_steps,
+                              vision_hidden_size=t.vision_hidden_size, vision_layers=t.vision_layers))
 
 
 def load_model(cfg: TrainConfig, path: str):
