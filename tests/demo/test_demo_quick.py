@@ -78,11 +78,17 @@ def test_every_stage_ran_on_held_out_images(demo_run: tuple[Path, str]) -> None:
         assert {r.sample_id for r in records} == eval_ids
         assert len(records) == n * len(eval_ids)
         assert all(r.graded and r.judge and r.judge.startswith("taxonomy") for r in records if r.answer is not None)
-    # the warm start was trained, and each GRPO run moved away from it
+    # the warm start was trained, and a GRPO run moved away from it exactly when some group's rollouts
+    # got different rewards (a group with equal rewards has zero advantage: no policy gradient)
     weights = {p.parent.name: p.read_bytes() for p in (out / "models").glob("*/model.safetensors")}
-    assert weights["warm_start"] != weights["init"]
+    assert weights["perception"] != weights["init"] and weights["warm_start"] != weights["perception"]
     for scheme in SCHEMES:
-        assert weights[f"grpo_{scheme}"] != weights["warm_start"]
+        rollouts = [json.loads(line) for line in (out / "train" / f"grpo_{scheme}" / "rollouts.jsonl").open()]
+        groups: dict[tuple[int, str], set[float]] = {}
+        for r in rollouts:
+            groups.setdefault((r["step"], r["sample_id"]), set()).add(r["reward"])
+        signal = any(len(rewards) > 1 for rewards in groups.values())
+        assert (weights[f"grpo_{scheme}"] != weights["warm_start"]) == signal, scheme
 
 
 @pytest.mark.parametrize("scheme", SCHEMES)

@@ -37,6 +37,13 @@ def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
     return curves
 
 
+SMOOTH = 5  # steps in the rolling mean drawn over the raw per-step shares
+
+
+def _rolling(values: list[float], k: int) -> list[float]:
+    return [sum(values[max(0, i - k + 1): i + 1]) / (i + 1 - max(0, i - k + 1)) for i in range(len(values))]
+
+
 def plot_training_curves(metrics_files: Mapping[str, str | Path], out_png: str | Path) -> Path:
     """One panel per reward: the share of each category among the rollouts, per GRPO step."""
     import matplotlib
@@ -51,9 +58,10 @@ def plot_training_curves(metrics_files: Mapping[str, str | Path], out_png: str |
         for key, colour in zip(CURVE_KEYS, CURVE_COLOURS, strict=True):
             points = curves[key]
             if points:
-                ax.plot([s for s, _ in points], [v for _, v in points], label=key.replace("_", " "), marker=".",
-                        color=colour, markersize=3, linewidth=1.2)
-        ax.set_title(f"GRPO, {name} reward")
+                steps, values = [s for s, _ in points], [v for _, v in points]
+                ax.plot(steps, values, color=colour, marker=".", markersize=2, linewidth=0.5, alpha=0.35)
+                ax.plot(steps, _rolling(values, SMOOTH), color=colour, linewidth=1.6, label=key.replace("_", " "))
+        ax.set_title(f"GRPO, {name} reward (line: {SMOOTH}-step mean)", fontsize=10)
         ax.set_xlabel("step")
         ax.set_ylim(-0.02, 1.02)
         ax.grid(alpha=0.3)
@@ -74,12 +82,14 @@ def visibility_table(graded: Mapping[str, str | Path], split_records: list[Recor
     for name, path in graded.items():
         rows: dict[str, Any] = {}
         records = read_records(path, required=GRADED_FIELDS)
-        for vis in HONEST:
-            cats = [r.category for r in records if visibility[r.sample_id] == vis]
+        for vis in (*HONEST, "all"):
+            picked = [r for r in records if vis == "all" or visibility[r.sample_id] == vis]
+            cats = [r.category for r in picked]
             n = len(cats)
             shares = {c: (sum(_label(x) == c for x in cats) / n if n else 0.0) for c in COLUMNS}
             shares["specific"] += sum(x is Category.MORE_SPECIFIC for x in cats) / n if n else 0.0
-            rows[vis] = {"n": n, **shares, "honest best": sum(x is HONEST[vis] for x in cats) / n if n else 0.0}
+            honest = sum(r.category is HONEST[visibility[r.sample_id]] for r in picked)
+            rows[vis] = {"n": n, **shares, "honest best": honest / n if n else 0.0}
         table[name] = rows
     return table
 
@@ -93,7 +103,8 @@ def write_visibility_table(table: Mapping[str, Any], out_dir: str | Path) -> Pat
     header = ["run", "visibility", "n", *COLUMNS, "honest best"]
     lines = ["# Results by image visibility", "",
              "full: the species is visible (honest best = specific); genus: colour hidden (honest best = "
-             "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic).", "",
+             "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic); all: every "
+             "image, honest best = the share of answers exactly as specific as the image allows.", "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for name, rows in table.items():
         for vis, row in rows.items():

@@ -34,7 +34,7 @@ class DemoSettings:
     sft_images: int = 2048
     train_images: int = 384
     eval_images: int = 256
-    perception_steps: int = 1500
+    perception_steps: int = 3000
     habit_steps: int = 200
     sft_batch: int = 16
     sft_lr: float = 3e-3
@@ -51,7 +51,7 @@ class DemoSettings:
     num_layers: int = 2
     vision_hidden_size: int = 32
     vision_layers: int = 2
-    threads: int = 2
+    threads: int = 1
 
 
 FULL = DemoSettings()
