@@ -13,6 +13,7 @@ from speciarl.answers import extract_answer
 from speciarl.categories import LABELS, Category
 from speciarl.judges import TaxonomyJudge
 from speciarl.rewards import get_reward_scheme, inject_judge_noise
+from speciarl.train.callbacks import read_rollouts
 from speciarl.train.config import parse_config
 from speciarl.train.run import build_grpo_trainer
 
@@ -24,7 +25,7 @@ def read_jsonl(path: Path) -> list[dict]:
 def check_rollout_log(out: Path, *, scheme: str, taxonomy: Path, noise: float = 0.0, noise_seed: int = 0,
                       overlong: tuple[int, int] | None = None, group_size: int = 4) -> list[dict]:
     """Recompute categories and rewards from the logged completions and compare with the log."""
-    records = read_jsonl(out / "rollouts.jsonl")
+    records = read_rollouts(out / "rollouts")
     judge = TaxonomyJudge(taxonomy)
     by_step: dict[int, list[dict]] = defaultdict(list)
     for r in records:

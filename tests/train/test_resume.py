@@ -20,6 +20,7 @@ from transformers import TrainerCallback
 
 from speciarl.answers import normalize
 from speciarl.cli import main
+from speciarl.train.callbacks import read_rollouts
 from speciarl.train.config import parse_config
 from speciarl.train.rewards import JudgeOutageError
 from speciarl.train.run import build_grpo_trainer
@@ -43,7 +44,7 @@ class StopServerAfter(TrainerCallback):
 
 
 def rollout_keys(out: Path) -> Counter:
-    rows = [json.loads(line) for line in (out / "rollouts.jsonl").read_text().splitlines()]
+    rows = read_rollouts(out / "rollouts")
     return Counter((r["step"], r["sample_id"], r["prediction_index"]) for r in rows)
 
 
@@ -117,3 +118,8 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, make_config):
     keys = rollout_keys(out)
     assert {k[0] for k in keys} == {1, 2, 3, 4, 5} and set(keys.values()) == {1} and len(keys) == 40
     assert json.loads((out / "checkpoint-5" / "trainer_state.json").read_text())["global_step"] == 5
+    # 8 images, 2 per step: steps 1-4 are the first pass over the data, step 5 starts the second
+    passes = sorted((out / "rollouts").glob("pass-*.jsonl"))
+    assert [p.name for p in passes] == ["pass-01.jsonl", "pass-02.jsonl"]
+    assert [len(p.read_text().splitlines()) for p in passes] == [32, 8]
+    assert main(["report", *map(str, passes), "--out", str(tmp_path / "report"), "--no-plots"]) == 0

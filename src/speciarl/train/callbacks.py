@@ -1,7 +1,8 @@
 """What a researcher watches during training, besides TRL's own logs (TensorBoard / W&B / trackio).
 
-- `rollouts.jsonl`: every rollout in the record schema plus `step`, `reward`, `rank` (the process
-  that generated it), so `speciarl report` reads a training log like an evaluation.
+- `rollouts/pass-NN.jsonl`: every rollout in the record schema plus `step`, `reward`, `tokens`, `rank`
+  (the process that generated it), one file per pass over the data, so `speciarl report` reads a
+  training log like an evaluation.
 - `metrics.jsonl`: one JSON line per logging step (everything TRL logs, our categories included).
 - a rich table of a few rollouts with their categories every K steps.
 Both files are cut back to the resumed step when a run resumes, so a rerun never duplicates lines.
@@ -33,26 +34,55 @@ def _truncate_after(path: Path, step: int) -> None:
 
 
 class RolloutLog:
-    """Append-only rollout records (main process only), reopened after a resume cut."""
+    """Rollout records, one file per pass over the data: `<dir>/pass-01.jsonl`, `pass-02.jsonl`, ...
 
-    def __init__(self, path: str | Path):
-        self.path = Path(path)
-        self._writer: RecordWriter | None = None
+    A sample's k-th group of rollouts goes to pass k, so each file has unique (sample_id,
+    prediction_index) keys and `speciarl report DIR/pass-01.jsonl DIR/pass-15.jsonl` compares the
+    first and the last epoch. Main process only; cut back and recounted after a resume.
+    """
+
+    def __init__(self, directory: str | Path):
+        self.dir = Path(directory)
+        self._writers: dict[int, RecordWriter] = {}
+        self._passes: dict[str, int] = {}
+
+    def files(self) -> list[Path]:
+        return sorted(self.dir.glob("pass-*.jsonl"))
 
     def resume_at(self, step: int) -> None:
         self.close()
-        _truncate_after(self.path, step)
+        self._passes = {}
+        for path in self.files():
+            _truncate_after(path, step)
+            for line in path.read_text(encoding="utf-8").splitlines():
+                sid = json.loads(line)["sample_id"]
+                number = int(path.stem.split("-")[1])
+                self._passes[sid] = max(self._passes.get(sid, 0), number)
 
     def write(self, records: list[dict[str, Any]]) -> None:
-        if self._writer is None:
-            self.path.parent.mkdir(parents=True, exist_ok=True)
-            self._writer = RecordWriter(self.path)
-        self._writer.write_many(records)
+        """Records of one generation batch (each sample's whole group)."""
+        assigned: dict[str, int] = {}
+        for record in records:
+            sid = record["sample_id"]
+            if sid not in assigned:
+                assigned[sid] = self._passes[sid] = self._passes.get(sid, 0) + 1
+            number = assigned[sid]
+            if number not in self._writers:
+                self.dir.mkdir(parents=True, exist_ok=True)
+                self._writers[number] = RecordWriter(self.dir / f"pass-{number:02d}.jsonl")
+            self._writers[number].write(record)
 
     def close(self) -> None:
-        if self._writer is not None:
-            self._writer.close()
-            self._writer = None
+        for writer in self._writers.values():
+            writer.close()
+        self._writers = {}
+
+
+def read_rollouts(directory: str | Path) -> list[dict[str, Any]]:
+    """Every logged rollout of a run (all passes), in step order."""
+    rows = [json.loads(line) for path in sorted(Path(directory).glob("pass-*.jsonl"))
+            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    return sorted(rows, key=lambda r: r["step"])
 
 
 class SpeciarlLogCallback(TrainerCallback):

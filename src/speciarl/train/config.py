@@ -90,7 +90,7 @@ class LoraSection:
 
 @dataclass
 class LoggingSection:
-    rollouts: bool = True  # <output_dir>/rollouts.jsonl in the record schema (+ step, reward)
+    rollouts: bool = True  # <output_dir>/rollouts/pass-NN.jsonl in the record schema (+ step, reward)
     metrics_jsonl: bool = True  # <output_dir>/metrics.jsonl, one line per logging step
     samples_every: int = 10  # print a table of rollouts with their categories every K steps (0: never)
     samples_shown: int = 4

@@ -114,7 +114,7 @@ def build_grpo_trainer(cfg: TrainConfig, *, judge: Any = None, callbacks: list |
     rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     write_run_info(cfg, model_path, train_file)
     out = cfg.output_dir
-    rollout_log = RolloutLog(out / "rollouts.jsonl") if cfg.logging.rollouts else None
+    rollout_log = RolloutLog(out / "rollouts") if cfg.logging.rollouts else None
     log_cb = SpeciarlLogCallback(out / "metrics.jsonl" if cfg.logging.metrics_jsonl else None, rollout_log)
     return SpeciarlGRPOTrainer(
         model=model, processing_class=processor, args=cfg.trl, train_dataset=to_dataset(rows),
