@@ -17,7 +17,8 @@ def minimal(**extra):
 
 
 def test_sections_and_trl_arguments():
-    cfg = parse_config(minimal(num_generations=10, per_device_train_batch_size=10, beta=0.01, reward={"scheme": "binary", "noise": 0.1},
+    cfg = parse_config(minimal(num_generations=10, per_device_train_batch_size=10, beta=0.01,
+                               reward={"scheme": "binary", "noise": 0.1},
                                lora={"enabled": True, "r": 64}, judge={"type": "openai", "base_url": "u",
                                                                        "retry_budget_s": 30}), "c.yaml")
     assert cfg.trl.num_generations == 10 and cfg.trl.beta == 0.01

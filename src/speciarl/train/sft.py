@@ -1,8 +1,8 @@
 """`speciarl sft CONFIG.yaml`: the paper's supervised baseline on TRL's SFTTrainer.
 
 Same data, model and LoRA sections as `speciarl train`; each image's target is the think/answer
-reply with the ground-truth label (`SFT_TARGET`, or the config's `data.sft_target`). Top-level keys are TRL `SFTConfig` arguments. The loss covers the
-completion only (TRL's prompt-completion format).
+reply with the ground-truth label (`SFT_TARGET`, or the config's `data.sft_target`). Top-level keys
+are TRL `SFTConfig` arguments. The loss covers the completion only (TRL's prompt-completion format).
 """
 
 from __future__ import annotations
@@ -21,7 +21,8 @@ def sft_rows(rows: list[dict[str, Any]], target: str = SFT_TARGET) -> list[dict[
         raise ConfigError("the SFT target template must contain {label}")
     return [{
         "prompt": row["prompt"],
-        "completion": [{"role": "assistant", "content": [{"type": "text", "text": target.format(label=row["ground_truth"])}]}],
+        "completion": [{"role": "assistant",
+                        "content": [{"type": "text", "text": target.format(label=row["ground_truth"])}]}],
         "image": row["image"],
     } for row in rows]
 
@@ -40,7 +41,8 @@ def build_sft_trainer(cfg: Any, *, callbacks: list | None = None):
     rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     write_run_info(cfg, model_path, train_file)
     metrics = cfg.output_dir / "metrics.jsonl" if cfg.logging.metrics_jsonl else None
-    return SFTTrainer(model=model, processing_class=processor, args=cfg.trl, train_dataset=to_dataset(sft_rows(rows, cfg.data.sft_target or SFT_TARGET)),
+    dataset = to_dataset(sft_rows(rows, cfg.data.sft_target or SFT_TARGET))
+    return SFTTrainer(model=model, processing_class=processor, args=cfg.trl, train_dataset=dataset,
                       peft_config=lora_config(cfg), callbacks=[SpeciarlLogCallback(metrics, None), *(callbacks or [])])
 
 
