@@ -12,6 +12,7 @@ from speciarl.cli import main
 from speciarl.demo.run import QUICK, SCHEMES
 from speciarl.records import read_records
 from speciarl.rewards import get_reward_scheme
+from speciarl.train.callbacks import read_rollouts
 
 pytestmark = pytest.mark.slow
 
@@ -33,6 +34,10 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     return out, buffer.getvalue()
 
 
+def summary_of(out: Path, name: str) -> dict:
+    return json.loads((out / "report" / "summary.json").read_text())["runs"][name]["overall"]
+
+
 def _printed_rows(stdout: str) -> dict[str, list[str]]:
     rows = {}
     for line in stdout.splitlines():
@@ -50,7 +55,8 @@ def test_report_files_hold_the_printed_numbers(demo_run: tuple[Path, str]) -> No
         assert (report / name).is_file() and (report / name).stat().st_size > 0, name
     summary = json.loads((report / "summary.json").read_text())
     printed = _printed_rows(stdout)
-    expected_runs = ["warm start", *(f"GRPO {s}" for s in SCHEMES), f"warm start sampled ×{QUICK.best_of_n}"]
+    expected_runs = ["warm start", *(f"GRPO {s}" for s in SCHEMES), f"warm start sampled ×{QUICK.best_of_n}",
+                     "honest oracle (reference)"]
     assert list(summary["runs"]) == expected_runs
     markdown = (report / "summary.md").read_text()
     for name, run in summary["runs"].items():
@@ -72,6 +78,12 @@ def test_every_stage_ran_on_held_out_images(demo_run: tuple[Path, str]) -> None:
     sft_ids = {r.sample_id for r in read_records(out / "data" / "sft.jsonl")}
     assert len(eval_ids) == QUICK.eval_images and not eval_ids & (train_ids | sft_ids)
     demo = json.loads((out / "report" / "demo.json").read_text())
+    oracle = summary_of(out, "honest oracle (reference)")
+    shares = {v: sum(r.extra["visibility"] == v for r in read_records(out / "data" / "eval.jsonl")) / len(eval_ids)
+              for v in ("full", "genus", "generic")}
+    # the oracle says the honest label: always correct, specific exactly on the fully visible images
+    assert oracle["correctness"] == 1.0 and oracle["specificity"] == pytest.approx(shares["full"])
+    assert oracle["shares"]["less specific"] == pytest.approx(shares["genus"])
     for name, path in demo["graded"].items():
         records = read_records(path)
         n = QUICK.best_of_n if "sampled" in name else 1
@@ -83,7 +95,7 @@ def test_every_stage_ran_on_held_out_images(demo_run: tuple[Path, str]) -> None:
     weights = {p.parent.name: p.read_bytes() for p in (out / "models").glob("*/model.safetensors")}
     assert weights["perception"] != weights["init"] and weights["warm_start"] != weights["perception"]
     for scheme in SCHEMES:
-        rollouts = [json.loads(line) for line in (out / "train" / f"grpo_{scheme}" / "rollouts.jsonl").open()]
+        rollouts = read_rollouts(out / "train" / f"grpo_{scheme}" / "rollouts")
         groups: dict[tuple[int, str], set[float]] = {}
         for r in rollouts:
             groups.setdefault((r["step"], r["sample_id"]), set()).add(r["reward"])
@@ -99,7 +111,7 @@ def test_training_logs_use_the_configured_reward(demo_run: tuple[Path, str], sch
     metrics = [json.loads(line) for line in (run / "metrics.jsonl").read_text().splitlines()]
     steps = [m for m in metrics if "categories/wrong" in m]
     assert [m["step"] for m in steps] == list(range(1, QUICK.grpo_steps + 1))
-    rollouts = [json.loads(line) for line in (run / "rollouts.jsonl").read_text().splitlines()]
+    rollouts = read_rollouts(run / "rollouts")
     assert len(rollouts) == QUICK.grpo_steps * QUICK.grpo_images_per_step * QUICK.num_generations
     groups: dict[tuple[int, str], list[dict]] = {}
     for r in rollouts:

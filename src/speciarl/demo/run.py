@@ -147,6 +147,28 @@ def evaluate(model_path: Path, samples: list[Any], taxonomy: Path, run_dir: Path
     return graded
 
 
+def honest_oracle(split_records: list[Any], taxonomy: Path, run_dir: Path) -> Path:
+    """Graded answers of an oracle that says exactly the most specific honest label of each image.
+
+    Not a model: the ceiling of an honest answerer in this world, printed beside the runs because
+    specificity (and so HM) counts only correct answers, and a lucky guess on an image that hides
+    its species counts as specific.
+    """
+    from ..pipeline.verify import run_verify
+    from ..records import Record, write_records_atomic
+
+    predictions = run_dir / "predictions.jsonl"
+    write_records_atomic(predictions, [
+        Record(sample_id=r.sample_id, dataset=r.dataset, ground_truth=r.ground_truth, split=r.split,
+               answer=r.extra["honest_label"], model="honest oracle",
+               completion=f"<think> oracle </think> <answer> {r.extra['honest_label']} </answer>")
+        for r in split_records])
+    graded = run_dir / "verified.jsonl"
+    graded.unlink(missing_ok=True)
+    run_verify(predictions, graded, judge_config(taxonomy), progress=False)
+    return graded
+
+
 def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
              settings: DemoSettings | None = None, log: Any = print) -> dict[str, Any]:
     """Run every stage into output_dir; returns the report dict (also in output_dir/report/)."""
@@ -214,8 +236,10 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
             log(f"[demo] GRPO with the {scheme} reward: {settings.grpo_steps} steps × "
                 f"{settings.grpo_images_per_step} images × G={settings.num_generations}")
             run_dir = out / "train" / f"grpo_{scheme}"
-            for stale in ("rollouts.jsonl", "metrics.jsonl"):  # a killed run restarts from the warm start
-                (run_dir / stale).unlink(missing_ok=True)
+            if run_dir.exists():  # a killed run restarts from the warm start: drop its partial logs
+                import shutil
+
+                shutil.rmtree(run_dir)
             trainer = build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"], taxonomy, run_dir,
                                                      seed))
             trainer.train()
@@ -231,6 +255,8 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
     graded[f"warm start sampled ×{settings.best_of_n}"] = evaluate(
         warm, samples, taxonomy, out / "eval" / "warm_start_sampled", settings, n=settings.best_of_n, seed=seed)
     lap(f"best-of-{settings.best_of_n} sampling")
+    graded["honest oracle (reference)"] = honest_oracle(load_split(splits["eval"]), taxonomy,
+                                                        out / "eval" / "honest_oracle")
 
     report_dir = out / "report"
     report = run_report(list(graded.values()), report_dir, names=list(graded), plots=True, print_table=False)
