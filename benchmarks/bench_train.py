@@ -1,6 +1,6 @@
 """Benchmark one GRPO training step, split into generation, judging, reward and optimisation.
 
-    python benchmarks/bench_train.py [--steps 6] [--images 8] [--generations 4] [--completion 32]
+    python benchmarks/bench_train.py [--steps 8] [--images 2] [--generations 4] [--completion 32] [--threads 1]
 
 Runs `speciarl train`'s trainer (the tiny offline Qwen2.5-VL, generated shape images, the taxonomy
 judge, LoRA) on the CPU and reads the per-step timings the trainer logs: `time/generation_s`
@@ -92,11 +92,17 @@ def report(result: dict[str, Any], title: str) -> None:
 
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=8)
     parser.add_argument("--images", type=int, default=2, help="images per step")
     parser.add_argument("--generations", type=int, default=4, help="G, rollouts per image")
     parser.add_argument("--completion", type=int, default=32, help="max_completion_length")
+    parser.add_argument("--threads", type=int, default=1,
+                        help="torch CPU threads (1: steady numbers on a shared machine; more threads on a busy "
+                        "2-core box made steps 40x slower and noisy)")
     args = parser.parse_args(argv)
+    import torch
+
+    torch.set_num_threads(args.threads)
     with tempfile.TemporaryDirectory() as tmp:
         raw = config(Path(tmp) / "run", images=args.images, generations=args.generations, completion=args.completion,
                      steps=args.steps, model={"name_or_path": "tiny", "dtype": "float32"},

@@ -18,6 +18,17 @@ WORDS = [*species_names(), *GENERA, "shape"]  # what speciarl.train.run passes f
 FORMAT_STEPS = 80
 
 
+@pytest.fixture(autouse=True)
+def one_torch_thread():
+    """Tiny models on a shared CPU: one thread is steady; several thrash (and slow other users)."""
+    import torch
+
+    before = torch.get_num_threads()
+    torch.set_num_threads(1)
+    yield
+    torch.set_num_threads(before)
+
+
 @pytest.fixture(scope="session")
 def tiny_format_vlm(tmp_path_factory: pytest.TempPathFactory) -> Path:
     """The tiny Qwen2.5-VL with the think/answer warm-up (rollouts mix categories)."""

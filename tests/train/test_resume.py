@@ -101,7 +101,8 @@ def test_killed_run_resumes_from_last_checkpoint(tmp_path, make_config):
     config.write_text(yaml.safe_dump(raw))
     out = Path(raw["output_dir"])
     proc = subprocess.Popen([sys.executable, "-m", "speciarl.cli", "train", str(config)],
-                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True)
+                            stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL, start_new_session=True,
+                            env={**os.environ, "OMP_NUM_THREADS": "1"})
     try:
         deadline = time.monotonic() + 300
         while not (out / "checkpoint-3" / "trainer_state.json").is_file():
