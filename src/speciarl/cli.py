@@ -36,6 +36,84 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_verify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "verify",
+        help="grade prediction records with a judge (LLM server or taxonomy)",
+        description="Read prediction records (JSONL with a 'completion' or an 'answer'), grade each answer "
+        "against its ground truth and append graded records to --output. Reruns skip records already in "
+        "--output. Exits 1 (listing them) if some pairs could not be graded; they get no category.",
+    )
+    p.add_argument("input", metavar="IN.jsonl", help="prediction records")
+    p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="graded records (appended, resumable)")
+    p.add_argument("--judge", choices=("openai", "taxonomy"), help="judge type (or give --judge-config)")
+    p.add_argument("--judge-config", metavar="YAML", help="a judge config mapping (see README); flags override it")
+    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--model", help="model name the server serves")
+    p.add_argument("--prompt", help="judge prompt: single (default), main_subject, binary, or a prompt file path")
+    p.add_argument("--taxonomy", metavar="FILE", help="label hierarchy (YAML/JSON) for --judge taxonomy")
+    p.add_argument("--less-specific-levels", type=int, metavar="N",
+                   help="taxonomy judge: an ancestor up to N levels up is 'less specific', farther 'generic' "
+                   "(default 2)")
+    p.add_argument("--cache", metavar="PATH|redis://...|none",
+                   help="grade cache (default: SQLite at $SPECIARL_JUDGE_CACHE or ~/.cache/speciarl/judge-cache.sqlite "
+                   "for LLM judges, none for the taxonomy judge)")
+    p.add_argument("--concurrency", type=int, help="parallel judge requests (default 64)")
+    p.add_argument("--timeout", type=float, help="seconds per judge request (default 60)")
+    p.add_argument("--max-retries", type=int,
+                   help="retries per pair on connection errors, timeouts, 429, 5xx (default 6)")
+    p.add_argument("--choice-field", choices=("structured_outputs", "guided_choice", "none"),
+                   help="choice-constrained output field (default structured_outputs, vLLM >= 0.12; none for "
+                   "servers that reject it)")
+    p.add_argument("--api-key-env", metavar="VAR",
+                   help="environment variable holding the API key (default OPENAI_API_KEY)")
+    p.add_argument("--length-cap", type=int, metavar="WORDS", help="answers longer than this are wrong (0: off)")
+    p.add_argument("--no-progress", action="store_true", help="no progress bar")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .pipeline.verify import judge_config_from_args, run_verify
+
+        result = run_verify(args.input, args.output, judge_config_from_args(args), progress=not args.no_progress)
+        for sample_id, index, message in result.errors[:20]:
+            print(f"not graded: sample {sample_id!r} prediction {index}: {message}", file=sys.stderr)
+        if len(result.errors) > 20:
+            print(f"... and {len(result.errors) - 20} more not graded", file=sys.stderr)
+        print(result.summary_line())
+        if not result.ok:
+            print(f"{len(result.errors)} pairs could not be graded; rerun the same command to retry them",
+                  file=sys.stderr)
+        return 0 if result.ok else 1
+
+    p.set_defaults(handler=handler)
+
+
+def _add_eval(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "eval",
+        help="benchmarks -> predict -> verify -> report in one run directory (resumable)",
+        description="Run an evaluation config (see configs/eval/): predict with the configured backend "
+        "(transformers, vllm, openai), grade with the judge, write the report and print the paper-style "
+        "table. The run directory is <output_dir>/<name>-<hash of the config>; rerunning resumes it and "
+        "skips every stage whose output is complete.",
+    )
+    p.add_argument("config", metavar="CONFIG.yaml", help="eval config file")
+    p.add_argument("--stages", metavar="LIST", help="comma-separated subset of predict,verify,report (default: all)")
+    p.add_argument("--shard", metavar="i/n", help="predict only this shard of the samples (one job per GPU); "
+                   "rerun without --shard afterwards to verify and report")
+    p.add_argument("--output-dir", metavar="DIR", help="override the config's output_dir")
+    p.add_argument("--no-progress", action="store_true", help="no progress bars")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .pipeline.eval import run_eval
+
+        result = run_eval(args.config, stages=args.stages, shard=args.shard, output_dir=args.output_dir,
+                          progress=not args.no_progress)
+        print(f"run directory: {result.run_dir}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 def _add_data_list(dsub: argparse._SubParsersAction) -> None:
     p = dsub.add_parser("list", help="registered benchmarks, expected sizes, where to download them")
 
@@ -151,19 +229,6 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
             with open(args.judge_config, encoding="utf-8") as fh:
                 judge = yaml.safe_load(fh)
         run_owc(args.inputs, args.out, semantic=args.semantic, judge_config=judge)
-        return 0
-
-    p.set_defaults(handler=handler)
-
-
-def _add_data_prompts(dsub: argparse._SubParsersAction) -> None:
-    p = dsub.add_parser("prompts", help="the built-in VLM prompts and their hashes (--show NAME|FILE for the text)")
-    p.add_argument("--show", metavar="NAME|FILE", help="print one prompt's full text")
-
-    def handler(args: argparse.Namespace) -> int:
-        from .data.commands import run_prompts
-
-        run_prompts(args.show)
         return 0
 
     p.set_defaults(handler=handler)
@@ -295,84 +360,6 @@ def _add_data(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
-def _add_verify(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "verify",
-        help="grade prediction records with a judge (LLM server or taxonomy)",
-        description="Read prediction records (JSONL with a 'completion' or an 'answer'), grade each answer "
-        "against its ground truth and append graded records to --output. Reruns skip records already in "
-        "--output. Exits 1 (listing them) if some pairs could not be graded; they get no category.",
-    )
-    p.add_argument("input", metavar="IN.jsonl", help="prediction records")
-    p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="graded records (appended, resumable)")
-    p.add_argument("--judge", choices=("openai", "taxonomy"), help="judge type (or give --judge-config)")
-    p.add_argument("--judge-config", metavar="YAML", help="a judge config mapping (see README); flags override it")
-    p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
-    p.add_argument("--model", help="model name the server serves")
-    p.add_argument("--prompt", help="judge prompt: single (default), main_subject, binary, or a prompt file path")
-    p.add_argument("--taxonomy", metavar="FILE", help="label hierarchy (YAML/JSON) for --judge taxonomy")
-    p.add_argument("--less-specific-levels", type=int, metavar="N",
-                   help="taxonomy judge: an ancestor up to N levels up is 'less specific', farther 'generic' "
-                   "(default 2)")
-    p.add_argument("--cache", metavar="PATH|redis://...|none",
-                   help="grade cache (default: SQLite at $SPECIARL_JUDGE_CACHE or ~/.cache/speciarl/judge-cache.sqlite "
-                   "for LLM judges, none for the taxonomy judge)")
-    p.add_argument("--concurrency", type=int, help="parallel judge requests (default 64)")
-    p.add_argument("--timeout", type=float, help="seconds per judge request (default 60)")
-    p.add_argument("--max-retries", type=int,
-                   help="retries per pair on connection errors, timeouts, 429, 5xx (default 6)")
-    p.add_argument("--choice-field", choices=("structured_outputs", "guided_choice", "none"),
-                   help="choice-constrained output field (default structured_outputs, vLLM >= 0.12; none for "
-                   "servers that reject it)")
-    p.add_argument("--api-key-env", metavar="VAR",
-                   help="environment variable holding the API key (default OPENAI_API_KEY)")
-    p.add_argument("--length-cap", type=int, metavar="WORDS", help="answers longer than this are wrong (0: off)")
-    p.add_argument("--no-progress", action="store_true", help="no progress bar")
-
-    def handler(args: argparse.Namespace) -> int:
-        from .pipeline.verify import judge_config_from_args, run_verify
-
-        result = run_verify(args.input, args.output, judge_config_from_args(args), progress=not args.no_progress)
-        for sample_id, index, message in result.errors[:20]:
-            print(f"not graded: sample {sample_id!r} prediction {index}: {message}", file=sys.stderr)
-        if len(result.errors) > 20:
-            print(f"... and {len(result.errors) - 20} more not graded", file=sys.stderr)
-        print(result.summary_line())
-        if not result.ok:
-            print(f"{len(result.errors)} pairs could not be graded; rerun the same command to retry them",
-                  file=sys.stderr)
-        return 0 if result.ok else 1
-
-    p.set_defaults(handler=handler)
-
-
-def _add_eval(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "eval",
-        help="benchmarks -> predict -> verify -> report in one run directory (resumable)",
-        description="Run an evaluation config (see configs/eval/): predict with the configured backend "
-        "(transformers, vllm, openai), grade with the judge, write the report and print the paper-style "
-        "table. The run directory is <output_dir>/<name>-<hash of the config>; rerunning resumes it and "
-        "skips every stage whose output is complete.",
-    )
-    p.add_argument("config", metavar="CONFIG.yaml", help="eval config file")
-    p.add_argument("--stages", metavar="LIST", help="comma-separated subset of predict,verify,report (default: all)")
-    p.add_argument("--shard", metavar="i/n", help="predict only this shard of the samples (one job per GPU); "
-                   "rerun without --shard afterwards to verify and report")
-    p.add_argument("--output-dir", metavar="DIR", help="override the config's output_dir")
-    p.add_argument("--no-progress", action="store_true", help="no progress bars")
-
-    def handler(args: argparse.Namespace) -> int:
-        from .pipeline.eval import run_eval
-
-        result = run_eval(args.config, stages=args.stages, shard=args.shard, output_dir=args.output_dir,
-                          progress=not args.no_progress)
-        print(f"run directory: {result.run_dir}")
-        return 0
-
-    p.set_defaults(handler=handler)
-
-
 def _add_demo(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "demo",
@@ -403,10 +390,10 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 # Subcommand registry, in the order `--help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
-    _add_data,
-    _add_owc,
     _add_verify,
     _add_eval,
+    _add_data,
+    _add_owc,
     _add_train,
     _add_sft,
     _add_export,
