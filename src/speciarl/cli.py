@@ -368,7 +368,8 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
         "with the speciarl, binary and scala1 rewards, evaluate everything with the taxonomy judge and "
         "write the report (table, plots, training curves) to --output-dir/report. See docs/demo.md.",
     )
-    p.add_argument("--quick", action="store_true", help="a tiny run (about 2 minutes) that exercises every stage")
+    p.add_argument("--quick", action="store_true",
+                   help="tiny sizes (well under 2 minutes): every stage runs, nothing is learned (for tests)")
     p.add_argument("--output-dir", default="runs/demo", help="run directory (default: runs/demo; reruns resume)")
     p.add_argument("--seed", type=int, default=0, help="seed of the world, the models and sampling (default: 0)")
 
