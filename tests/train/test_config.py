@@ -81,11 +81,11 @@ def test_paper_preset_is_the_recipe():
 
 
 def test_base_chain_errors(tmp_path):
-    (tmp_path / "a.yaml").write_text("base: b.yaml\noutput_dir: x\n")
-    (tmp_path / "b.yaml").write_text("base: a.yaml\n")
+    (tmp_path / "a.yaml").write_text("extends: b.yaml\noutput_dir: x\n")
+    (tmp_path / "b.yaml").write_text("extends: a.yaml\n")
     with pytest.raises(ConfigError, match="loops back"):
         load_config(tmp_path / "a.yaml")
-    (tmp_path / "c.yaml").write_text("base: missing.yaml\n")
+    (tmp_path / "c.yaml").write_text("extends: missing.yaml\n")
     with pytest.raises(ConfigError, match="missing.yaml"):
         load_config(tmp_path / "c.yaml")
 

@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..configfile import load_yaml_config
 from ..errors import ConfigError
 from ..predict.base import SamplingParams
 
@@ -151,38 +152,10 @@ def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str 
                       path=Path(str(path)), raw=data)
 
 
-def _read_yaml(path: Path, chain: tuple[Path, ...] = ()) -> dict[str, Any]:
-    """A config mapping with `extends: other.yaml` (relative to this file) merged underneath it."""
-    import yaml
-
-    if not path.is_file():
-        raise ConfigError(f"{path}: no such config file" + (f" (extended by {chain[-1]})" if chain else ""))
-    if path.resolve() in chain:
-        raise ConfigError(f"{path}: `extends` loops back to itself")
-    try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8"))
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: invalid YAML: {exc}") from None
-    if not isinstance(data, dict):
-        raise ConfigError(f"{path}: expected a mapping at the top level")
-    parent = data.pop("extends", None)
-    if parent is None:
-        return data
-    return _merge(_read_yaml(path.parent / str(parent), (*chain, path.resolve())), data)
-
-
-def _merge(base: dict[str, Any], over: dict[str, Any]) -> dict[str, Any]:
-    """Mappings merge key by key (the child wins); lists and scalars are replaced whole."""
-    out = dict(base)
-    for key, value in over.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
     """Read, merge (`extends`) and validate an eval config file."""
     path = Path(path)
-    return parse_eval_config(_read_yaml(path), path, output_dir)
+    return parse_eval_config(load_yaml_config(path), path, output_dir)
 
 
 def _fingerprint(value: Any) -> Any:

@@ -13,6 +13,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from ..configfile import load_yaml_config, merge_mappings
 from ..errors import ConfigError
 
 
@@ -160,20 +161,13 @@ def _judge_section(raw: Any, path: Path) -> JudgeSection:
     return section
 
 
-def _merge(base: dict[str, Any], extra: dict[str, Any]) -> dict[str, Any]:
-    out = dict(base)
-    for key, value in extra.items():
-        out[key] = _merge(out[key], value) if isinstance(value, dict) and isinstance(out.get(key), dict) else value
-    return out
-
-
 def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer: str = "grpo",
                  overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Split a loaded YAML mapping into our sections and the TRL config (`trainer`: grpo | sft)."""
     path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping")
-    raw = _merge(raw, overrides or {})
+    raw = merge_mappings(raw, overrides or {})
     if trainer == "grpo":
         from trl import GRPOConfig as TrlConfig
     elif trainer == "sft":
@@ -210,30 +204,11 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
 def load_config(path: str | Path, *, trainer: str = "grpo", overrides: dict[str, Any] | None = None) -> TrainConfig:
     """Read and parse a YAML config file (see `parse_config`).
 
-    A top-level `base: other.yaml` (relative to this file) is read first and this file's keys are
+    A top-level `extends: other.yaml` (relative to this file) is read first and this file's keys are
     deep-merged over it, so presets state only what differs from the recipe they vary.
     """
     path = Path(path)
-    return parse_config(_read_yaml(path, ()), path, trainer=trainer, overrides=overrides)
-
-
-def _read_yaml(path: Path, chain: tuple[Path, ...]) -> dict[str, Any]:
-    import yaml
-
-    if not path.is_file():
-        raise ConfigError(f"config file not found: {path}" + (f" (base of {chain[-1]})" if chain else ""))
-    if path.resolve() in chain:
-        raise ConfigError(f"{path}: `base` chain loops back to itself")
-    try:
-        raw = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
-    except yaml.YAMLError as exc:
-        raise ConfigError(f"{path}: not valid YAML: {exc}") from None
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: the config must be a YAML mapping")
-    base = raw.pop("base", None)
-    if base is None:
-        return raw
-    return _merge(_read_yaml(path.parent / str(base), (*chain, path.resolve())), raw)
+    return parse_config(load_yaml_config(path), path, trainer=trainer, overrides=overrides)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:
