@@ -127,15 +127,13 @@ class Record:
         return cls(**kwargs)
 
 
-def iter_records(
-    path: str | os.PathLike[str], *, required: Iterable[str] = BASE_FIELDS, allow_partial_tail: bool = False
-) -> Iterator[Record]:
-    """Records of a JSONL file, validated; errors name file, line and field.
+def iter_json_objects(path: str | os.PathLike[str], *, allow_partial_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:
+    """(line number, object) for each non-blank line of a JSONL file; a line that is not UTF-8 JSON
+    or not an object is a RecordError naming file and line.
 
     With `allow_partial_tail`, a last line without its newline (a write cut by a kill) is skipped
     instead of being an error: that is how a resumed stage reads its own output.
     """
-    required = tuple(required)
     with open(path, "rb") as fh:
         raw_lines = fh.read().split(b"\n")
     last = len(raw_lines)
@@ -143,12 +141,22 @@ def iter_records(
         if not raw.strip():
             continue
         try:
-            text = raw.decode("utf-8")
-            data = json.loads(text)
+            data = json.loads(raw.decode("utf-8"))
         except (UnicodeDecodeError, json.JSONDecodeError) as exc:
             if allow_partial_tail and number == last:
                 return
             raise RecordError(path, number, None, f"not a valid UTF-8 JSON line ({exc})") from None
+        if not isinstance(data, dict):
+            raise RecordError(path, number, None, f"expected a JSON object, got {type(data).__name__}")
+        yield number, data
+
+
+def iter_records(
+    path: str | os.PathLike[str], *, required: Iterable[str] = BASE_FIELDS, allow_partial_tail: bool = False
+) -> Iterator[Record]:
+    """Records of a JSONL file, validated; errors name file, line and field (see iter_json_objects)."""
+    required = tuple(required)
+    for number, data in iter_json_objects(path, allow_partial_tail=allow_partial_tail):
         yield Record.from_dict(data, path=path, line=number, required=required)
 
 

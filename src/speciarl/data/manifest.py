@@ -8,10 +8,9 @@ folder. ``ground_truth`` is accepted in place of ``label``. Errors name the file
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 
-from ..records import RecordError
+from ..records import RecordError, iter_json_objects
 from .images import existing_file
 from .registry import register_benchmark
 from .sample import Sample, Skipped, make_sample_id
@@ -32,39 +31,30 @@ def load(root: Path, split: str, *, dataset_name: str | None = None) -> tuple[li
     samples: list[Sample] = []
     skipped: list[Skipped] = []
     default_name = dataset_name or root.stem
-    with open(root, encoding="utf-8") as fh:
-        for number, line in enumerate(fh, start=1):
-            if not line.strip():
-                continue
-            try:
-                row = json.loads(line)
-            except json.JSONDecodeError as exc:
-                raise RecordError(root, number, None, f"not a valid JSON line ({exc.msg})") from None
-            if not isinstance(row, dict):
-                raise RecordError(root, number, None, "expected a JSON object")
-            row_split = row.get("split")
-            if row_split is not None and str(row_split) != split:
-                continue
-            image = row.get("image")
-            if not isinstance(image, str) or not image:
-                raise RecordError(root, number, "image", "missing or not a path string")
-            label = row.get("label", row.get("ground_truth"))
-            if not isinstance(label, (str, int)) or str(label).strip() == "":
-                raise RecordError(root, number, "label", "missing or empty (a class name string)")
-            path = Path(image).expanduser()
-            path = path if path.is_absolute() else root.parent / path
-            if not existing_file(path, skipped):
-                continue
-            dataset = str(row.get("dataset") or default_name)
-            original_id = row.get("id", image)
-            samples.append(
-                Sample(
-                    sample_id=make_sample_id(dataset, split, original_id),
-                    dataset=dataset,
-                    split=split,
-                    ground_truth=str(label).strip(),
-                    image_path=path.resolve(),
-                    attributes={k: v for k, v in row.items() if k not in _KNOWN},
-                )
+    for number, row in iter_json_objects(root):
+        row_split = row.get("split")
+        if row_split is not None and str(row_split) != split:
+            continue
+        image = row.get("image")
+        if not isinstance(image, str) or not image:
+            raise RecordError(root, number, "image", "missing or not a path string")
+        label = row.get("label", row.get("ground_truth"))
+        if not isinstance(label, (str, int)) or str(label).strip() == "":
+            raise RecordError(root, number, "label", "missing or empty (a class name string)")
+        path = Path(image).expanduser()
+        path = path if path.is_absolute() else root.parent / path
+        if not existing_file(path, skipped):
+            continue
+        dataset = str(row.get("dataset") or default_name)
+        original_id = row.get("id", image)
+        samples.append(
+            Sample(
+                sample_id=make_sample_id(dataset, split, original_id),
+                dataset=dataset,
+                split=split,
+                ground_truth=str(label).strip(),
+                image_path=path.resolve(),
+                attributes={k: v for k, v in row.items() if k not in _KNOWN},
             )
+        )
     return samples, skipped

@@ -7,12 +7,11 @@ prompt is used. Bad rows fail with file, line and field.
 
 from __future__ import annotations
 
-import json
 from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError
-from ..records import Record, RecordError
+from ..records import Record, RecordError, iter_json_objects
 
 REQUIRED = ("sample_id", "dataset", "ground_truth", "image")
 KEPT = ("sample_id", "dataset", "split", "ground_truth", "image", "prompt", "prompt_name", "prompt_hash")
@@ -30,13 +29,7 @@ def read_train_rows(path: str | Path, *, prompt: str | None = "base", max_sample
     default = get_prompt(prompt) if prompt else None
     rows: list[dict[str, Any]] = []
     seen: dict[str, int] = {}
-    for number, line in enumerate(path.read_text(encoding="utf-8").splitlines(), start=1):
-        if not line.strip():
-            continue
-        try:
-            data = json.loads(line)
-        except json.JSONDecodeError as exc:
-            raise RecordError(path, number, None, f"not valid JSON ({exc})") from None
+    for number, data in iter_json_objects(path):
         record = Record.from_dict(data, path=path, line=number, required=REQUIRED)  # checks shared fields
         sid = record.sample_id
         if sid in seen:
