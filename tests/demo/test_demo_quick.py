@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from pathlib import Path
 
@@ -22,9 +24,6 @@ def demo_run(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, str]:
     out = tmp_path_factory.mktemp("demo") / "run"
     mp = pytest.MonkeyPatch()
     mp.setenv("COLUMNS", "200")  # rich wraps tables at 80 columns when not on a terminal
-    import contextlib
-    import io
-
     buffer = io.StringIO()
     try:
         with contextlib.redirect_stdout(buffer):
@@ -121,3 +120,19 @@ def test_training_logs_use_the_configured_reward(demo_run: tuple[Path, str], sch
     cats = [[None if r["category"] is None else parse_category(r["category"]) for r in g] for g in groups.values()]
     expected = rule.rewards(cats)
     assert [[r["reward"] for r in g] for g in groups.values()] == expected
+
+
+def test_rerun_resumes_without_retraining_or_duplicates(demo_run: tuple[Path, str]) -> None:
+    """A second `speciarl demo` on the same directory skips finished stages and reproduces the report."""
+    out, _ = demo_run
+    models = {p: p.stat().st_mtime_ns for p in (out / "models").glob("*/model.safetensors")}
+    before = json.loads((out / "report" / "summary.json").read_text())["runs"]
+    with contextlib.redirect_stdout(io.StringIO()):
+        assert main(["demo", "--quick", "--output-dir", str(out), "--seed", "0"]) == 0
+    assert {p: p.stat().st_mtime_ns for p in models} == models
+    after = json.loads((out / "report" / "summary.json").read_text())["runs"]
+    assert {k: v["overall"] for k, v in after.items()} == {k: v["overall"] for k, v in before.items()}
+    demo = json.loads((out / "report" / "demo.json").read_text())
+    for path in demo["graded"].values():
+        records = read_records(path)
+        assert len({r.key for r in records}) == len(records)
