@@ -8,7 +8,13 @@ from pathlib import Path
 import pytest
 
 from speciarl.demo.dataset import load_split, write_split
-from speciarl.demo.warmstart import GENERIC_IMAGE_MIX, GENUS_IMAGE_MIX, familiar, reply_mix, write_sft_file
+from speciarl.demo.warmstart import (
+    GENERIC_IMAGE_MIX,
+    GENUS_IMAGE_MIX,
+    familiar,
+    reply_mix,
+    write_sft_file,
+)
 from speciarl.demo.world import Visibility, default_world
 from speciarl.records import read_records
 

@@ -101,10 +101,10 @@ def _label(category: Category | None) -> str:
 def write_visibility_table(table: Mapping[str, Any], out_dir: str | Path) -> Path:
     """by_visibility.md (the JSON goes into demo.json)."""
     header = ["run", "visibility", "n", *COLUMNS, "honest best"]
-    lines = ["# Results by image visibility", "",
-             "full: the species is visible (honest best = specific); genus: colour hidden (honest best = "
-             "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic); all: every "
-             "image, honest best = the share of answers exactly as specific as the image allows.", "",
+    legend = ("full: the species is visible (honest best = specific); genus: colour hidden (honest best = "
+              "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic); all: every "
+              "image, honest best = the share of answers exactly as specific as the image allows.")
+    lines = ["# Results by image visibility", "", legend, "",
              "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
     for name, rows in table.items():
         for vis, row in rows.items():
