@@ -136,3 +136,13 @@ def test_rerun_resumes_without_retraining_or_duplicates(demo_run: tuple[Path, st
     for path in demo["graded"].values():
         records = read_records(path)
         assert len({r.key for r in records}) == len(records)
+
+
+def test_rerun_with_other_settings_is_refused(demo_run: tuple[Path, str], tmp_path: Path, capsys) -> None:
+    out, _ = demo_run
+    assert main(["demo", "--quick", "--output-dir", str(out), "--seed", "1"]) == 2
+    assert "other settings (seed 0)" in capsys.readouterr().err
+    (tmp_path / "mine.txt").write_text("not a demo")
+    assert main(["demo", "--quick", "--output-dir", str(tmp_path)]) == 2
+    assert "not a demo run directory" in capsys.readouterr().err
+    assert (tmp_path / "mine.txt").read_text() == "not a demo"

@@ -109,6 +109,25 @@ def grpo_config(settings: DemoSettings, scheme: str, model_path: Path, train_fil
     return parse_config(raw, f"<speciarl demo: grpo {scheme}>", trainer="grpo")
 
 
+RUN_FILE = "demo_run.json"
+
+
+def _claim_run_dir(out: Path, identity: dict[str, Any]) -> None:
+    """A rerun resumes only the same demo (seed and sizes); anything else is refused, not mixed in."""
+    from ..errors import ConfigError
+    from ..records import write_atomic
+
+    marker = out / RUN_FILE
+    if marker.is_file():
+        previous = json.loads(marker.read_text(encoding="utf-8"))
+        if previous != identity:
+            raise ConfigError(f"{out} holds a demo run with other settings (seed {previous.get('seed')}); "
+                              "pick another --output-dir or delete it")
+    elif out.exists() and any(out.iterdir()):
+        raise ConfigError(f"{out} exists and is not a demo run directory; pick another --output-dir")
+    write_atomic(marker, json.dumps(identity, indent=1))
+
+
 def _done(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
@@ -185,7 +204,7 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
     settings = settings or (QUICK if quick else FULL)
     torch.set_num_threads(settings.threads)
     out = Path(output_dir)
-    out.mkdir(parents=True, exist_ok=True)
+    _claim_run_dir(out, {"seed": seed, "settings": asdict(settings)})
     timings: dict[str, float] = {}
     clock = time.perf_counter()
 
