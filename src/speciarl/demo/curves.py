@@ -119,7 +119,8 @@ def print_visibility_table(table: Mapping[str, Any]) -> None:
     from rich.console import Console
     from rich.table import Table
 
-    t = Table(title="by image visibility (honest best: full → specific, genus → less specific, generic → generic)")
+    t = Table(title="by image visibility (honest best: full → specific, genus → less specific, "
+                    "generic → generic)")
     for i, col in enumerate(("run", "visibility", "n", "specific", "less spec.", "generic", "wrong", "honest best")):
         t.add_column(col, justify="left" if i < 2 else "right")
     for name, rows in table.items():

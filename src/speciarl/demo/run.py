@@ -128,6 +128,30 @@ def _claim_run_dir(out: Path, identity: dict[str, Any]) -> None:
     write_atomic(marker, json.dumps(identity, indent=1))
 
 
+def _bar_only(trainer: Any) -> Any:
+    """Keep the progress bar but not a printed dict per logging step (the logs go to metrics.jsonl)."""
+    from transformers.trainer_callback import ProgressCallback
+
+    class BarOnly(ProgressCallback):
+        def on_log(self, args, state, control, logs=None, **kwargs):
+            return None
+
+    if trainer.pop_callback(ProgressCallback) is not None:
+        trainer.add_callback(BarOnly())
+    return trainer
+
+
+def _sft_phase(cfg: Any, target: Path) -> None:
+    """One `speciarl sft` run into `target` (skipped when a finished model is already there)."""
+    from ..train.sft import build_sft_trainer
+
+    if _done(target):
+        return
+    trainer = _bar_only(build_sft_trainer(cfg))
+    trainer.train()
+    trainer.save_model(str(target))
+
+
 def _done(folder: Path) -> bool:
     return (folder / "config.json").is_file() and any(folder.glob("*.safetensors"))
 
@@ -195,7 +219,6 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
 
     from ..models.tiny import build_tiny_vlm
     from ..report.run import run_report
-    from ..train.sft import build_sft_trainer
     from .curves import plot_training_curves, visibility_table, write_visibility_table
     from .dataset import load_split, write_world
     from .warmstart import write_sft_file
@@ -229,22 +252,14 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
                           vision_layers=settings.vision_layers)
     lap("world + tiny model")
 
-    perceiving = out / "models" / "perception"
-    if not _done(perceiving):
-        log(f"[demo] SFT phase 1 (perception, honest labels): {settings.perception_steps} steps")
-        trainer = build_sft_trainer(sft_config(settings, base, perception_file, out / "train" / "sft_perception",
-                                               seed, steps=settings.perception_steps, lr=settings.sft_lr,
-                                               scheduler="cosine"))
-        trainer.train()
-        trainer.save_model(str(perceiving))
+    perceiving, warm = out / "models" / "perception", out / "models" / "warm_start"
+    log(f"[demo] SFT phase 1 (perception, honest labels): {settings.perception_steps} steps")
+    _sft_phase(sft_config(settings, base, perception_file, out / "train" / "sft_perception", seed,
+                          steps=settings.perception_steps, lr=settings.sft_lr, scheduler="cosine"), perceiving)
     lap("sft perception")
-    warm = out / "models" / "warm_start"
-    if not _done(warm):
-        log(f"[demo] SFT phase 2 (habit: often generic, sometimes guessing): {settings.habit_steps} steps")
-        trainer = build_sft_trainer(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit",
-                                               seed, steps=settings.habit_steps, lr=settings.habit_lr))
-        trainer.train()
-        trainer.save_model(str(warm))
+    log(f"[demo] SFT phase 2 (habit: often generic, sometimes guessing): {settings.habit_steps} steps")
+    _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
+                          steps=settings.habit_steps, lr=settings.habit_lr), warm)
     lap("sft habit (warm start)")
 
     from ..train.run import build_grpo_trainer
@@ -259,8 +274,8 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
                 import shutil
 
                 shutil.rmtree(run_dir)
-            trainer = build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"], taxonomy, run_dir,
-                                                     seed))
+            trainer = _bar_only(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"], taxonomy,
+                                                               run_dir, seed)))
             trainer.train()
             trainer.save_model(str(policy))
         lap(f"grpo {scheme}")
