@@ -11,7 +11,7 @@ VERL ?= 1
 VERL_VENV ?= .venv-verl
 VERL_SITE := $(abspath $(VERL_VENV))/lib/python$(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages
 
-.PHONY: demo test report-example install clean
+.PHONY: demo test report-example bench install clean
 
 $(BIN)/python:
 	$(PYTHON) -m venv $(VENV)
@@ -31,7 +31,7 @@ $(VERL_VENV)/.installed:
 install: $(VENV)/.installed
 
 demo: $(VENV)/.installed
-	$(BIN)/speciarl report examples/zero_shot.jsonl examples/speciarl.jsonl examples/zero_shot_bo8.jsonl --out runs/example-report
+	OMP_NUM_THREADS=1 $(BIN)/speciarl demo --output-dir runs/demo
 
 report-example: $(VENV)/.installed
 	$(BIN)/speciarl report examples/zero_shot.jsonl examples/speciarl.jsonl examples/zero_shot_bo8.jsonl --out runs/example-report
@@ -45,6 +45,9 @@ test: $(VENV)/.installed
 	bash tools/ensure_redis.sh
 	$(BIN)/python -m pytest -q
 endif
+
+bench: $(VENV)/.installed
+	for b in benchmarks/bench_*.py; do echo "== $$b"; OMP_NUM_THREADS=1 $(BIN)/python $$b || exit 1; done
 
 clean:
 	rm -rf $(VENV) $(VERL_VENV) runs
