@@ -7,7 +7,7 @@ failure is never a category here: callers must stop (or retry) before asking for
 from __future__ import annotations
 
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from dataclasses import dataclass
 
 from .categories import Category, rank
@@ -54,6 +54,26 @@ def group_anchored_rewards(groups: Sequence[Categories], mode: str = "all") -> l
                 rewards.append(1.0)
                 awarded = True
         out.append(rewards)
+    return out
+
+
+def rewards_by_key(keys: Sequence[Hashable], categories: Categories,
+                   rule: Callable[[Sequence[Categories]], list[list[float]]]) -> list[float]:
+    """Rewards of a flat batch whose groups are named by `keys` (sample ids, verl uids).
+
+    Rollouts with equal keys form one group, in batch order, wherever they sit in the batch; `rule`
+    (e.g. `RewardScheme.rewards`) scores the groups and the result lines up with `categories`.
+    """
+    if len(keys) != len(categories):
+        raise ValueError(f"{len(keys)} group keys for {len(categories)} rollouts")
+    groups: dict[Hashable, list[int]] = {}
+    for position, key in enumerate(keys):
+        groups.setdefault(key, []).append(position)
+    per_group = rule([[categories[p] for p in members] for members in groups.values()])
+    out = [0.0] * len(categories)
+    for members, values in zip(groups.values(), per_group, strict=True):
+        for position, value in zip(members, values, strict=True):
+            out[position] = value
     return out
 
 

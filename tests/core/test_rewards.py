@@ -5,7 +5,13 @@ import pytest
 from speciarl.categories import Category as C
 from speciarl.errors import ConfigError
 from speciarl.rewards import (
-    PARSE_FAILURE_REWARD, REWARD_SCHEMES, get_reward_scheme, group_anchored_rewards, inject_judge_noise, static_rewards,
+    PARSE_FAILURE_REWARD,
+    REWARD_SCHEMES,
+    get_reward_scheme,
+    group_anchored_rewards,
+    inject_judge_noise,
+    rewards_by_key,
+    static_rewards,
 )
 
 W, A, G, L, S, M = C.WRONG, C.ABSTAIN, C.GENERIC, C.LESS_SPECIFIC, C.SPECIFIC, C.MORE_SPECIFIC
@@ -33,6 +39,19 @@ def test_group_anchored_rules(group, all_mode, single_mode):
 def test_anchor_moves_with_the_group():
     # the same "less specific" earns 1 where nothing better exists, 0 where a sibling is specific
     assert group_anchored_rewards([[L, G], [L, S]]) == [[1.0, 0.0], [0.0, 1.0]]
+
+
+def test_rewards_by_key_groups_interleaved_rollouts():
+    # keys interleaved (as after a gather or verl's balancing): each key is one group, order kept
+    cats = [L, S, None, G, L, W]
+    keys = ["a", "b", "a", "b", "a", "b"]
+    scheme = get_reward_scheme("speciarl")
+    got = rewards_by_key(keys, cats, scheme.rewards)
+    expected_a, expected_b = scheme.rewards([[L, None, L], [S, G, W]])
+    assert [got[i] for i in (0, 2, 4)] == expected_a == [1.0, -1.0, 1.0]
+    assert [got[i] for i in (1, 3, 5)] == expected_b == [1.0, 0.0, 0.0]
+    with pytest.raises(ValueError, match="3 group keys for 2 rollouts"):
+        rewards_by_key(["a", "a", "b"], [S, G], scheme.rewards)
 
 
 def test_unknown_mode():

@@ -26,7 +26,13 @@ from typing import Any
 
 from speciarl.categories import Category, rank
 from speciarl.errors import ConfigError
-from speciarl.rewards import PARSE_FAILURE_REWARD, get_reward_scheme, group_anchored_rewards, inject_judge_noise
+from speciarl.rewards import (
+    PARSE_FAILURE_REWARD,
+    get_reward_scheme,
+    group_anchored_rewards,
+    inject_judge_noise,
+    rewards_by_key,
+)
 
 # Rank score of a category; one representative category per rank (specific stands for both tied ranks).
 RANK_SCORE = {c: float(rank(c)) for c in Category}
@@ -47,13 +53,10 @@ def _scorer(judge_config: str | dict | None, scheme: str, retry_budget_s: float,
                           "or set SPECIARL_JUDGE_CONFIG")
     key = json.dumps([judge_config, scheme, retry_budget_s, retry_interval_s], sort_keys=True, default=str)
     if key not in _SCORERS:
+        from speciarl.configfile import load_yaml_config
         from speciarl.judges import build_judge
 
-        options = judge_config
-        if not isinstance(options, dict):
-            import yaml
-
-            options = yaml.safe_load(Path(options).read_text(encoding="utf-8"))
+        options = judge_config if isinstance(judge_config, dict) else load_yaml_config(judge_config)
         _SCORERS[key] = RolloutScorer(build_judge(dict(options)), scheme=scheme, retry_budget_s=retry_budget_s,
                                       retry_interval_s=retry_interval_s)
     return _SCORERS[key]
@@ -76,34 +79,28 @@ def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_
         digest = hashlib.sha256(json.dumps([noise_seed, extra_info and extra_info.get("sample_id"),
                                             solution_str]).encode()).hexdigest()
         category = inject_judge_noise([category], noise, seed=int(digest[:12], 16))[0]
+    rule = get_reward_scheme(scheme)
     if category is None:
         score = PARSE_FAILURE_REWARD
-    elif get_reward_scheme(scheme).group_anchored:
+    elif rule.group_anchored:
         score = RANK_SCORE[category]
     else:
-        score = get_reward_scheme(scheme).rewards([[category]])[0][0]
+        score = rule.rewards([[category]])[0][0]
     return {"score": score, "category": "parse failure" if category is None else category.value,
             "answer": graded.answers[0] or "", "data_source": data_source}
 
 
 def anchored_rewards(scores: Sequence[float], index: Sequence[Any], mode: str = "all") -> list[float]:
     """SpeciaRL rewards from per-rollout rank scores, grouped by verl's `uid` (`index`)."""
-    groups: dict[Any, list[int]] = {}
     categories: list[Category | None] = []
-    for position, (score, uid) in enumerate(zip(scores, index, strict=True)):
+    for score in scores:
         value = float(score)
         nearest = round(value)
         if not math.isclose(value, nearest, abs_tol=1e-4) or (nearest not in _BY_RANK and nearest != -1):
             raise ConfigError(f"speciarl advantage: score {value} is not a category rank; use compute_score with "
                               "a group-anchored scheme and algorithm.use_kl_in_reward=False")
         categories.append(None if nearest == -1 else _BY_RANK[nearest])
-        groups.setdefault(uid, []).append(position)
-    out = [0.0] * len(categories)
-    per_group = group_anchored_rewards([[categories[p] for p in members] for members in groups.values()], mode)
-    for members, values in zip(groups.values(), per_group, strict=True):
-        for position, value in zip(members, values, strict=True):
-            out[position] = value
-    return out
+    return rewards_by_key(list(index), categories, lambda groups: group_anchored_rewards(groups, mode))
 
 
 def _advantage(mode: str):

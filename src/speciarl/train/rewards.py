@@ -18,7 +18,7 @@ from typing import Any
 from ..answers import extract_answer
 from ..categories import Category
 from ..errors import SpeciarlError
-from ..rewards import get_reward_scheme, inject_judge_noise
+from ..rewards import get_reward_scheme, inject_judge_noise, rewards_by_key
 
 CATEGORIES = tuple(Category)
 PARSE_FAILURE = -1  # category code of a rollout without a usable <answer>
@@ -120,16 +120,8 @@ class RolloutScorer:
         """Rewards for every rollout of a generation batch, grouped by sample id (order kept)."""
         if any(c == JUDGE_ERROR for c in codes):
             raise JudgeOutageError("cannot compute rewards: some rollouts have no grade")
-        categories = [decode(c) for c in codes]
-        groups: dict[str, list[int]] = {}
-        for position, sid in enumerate(sample_ids):
-            groups.setdefault(sid, []).append(position)
-        per_group = self._scheme.rewards([[categories[p] for p in members] for members in groups.values()])
-        out = [0.0] * len(codes)
-        for members, values in zip(groups.values(), per_group, strict=True):
-            for position, value in zip(members, values, strict=True):
-                out[position] = value * self.scale
-        return out
+        rewards = rewards_by_key(sample_ids, [decode(c) for c in codes], self._scheme.rewards)
+        return [value * self.scale for value in rewards]
 
     def __call__(self, prompts: Any = None, completions: Sequence[Any] = (), *, sample_id: Sequence[str],
                  ground_truth: Sequence[str], **_: Any) -> list[float]:
