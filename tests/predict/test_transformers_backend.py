@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "helpers"))
-from eval_bench import write_bench  # noqa: E402
+from eval_bench import write_bench
 
 from speciarl.data import load_benchmark
 from speciarl.errors import ConfigError
@@ -57,6 +57,10 @@ def test_every_key_once_and_corrupt_image_reported(tiny_vlm_path, samples):
     assert predictor.model_name == Path(tiny_vlm_path).name
 
 
+def _by_key(completions):
+    return {(c.request.sample.sample_id, c.prediction_index): c.text for c in completions}
+
+
 def test_sampling_is_seeded_and_respects_indices(tiny_vlm_path, samples):
     good = [s for s in samples if "broken" not in s.sample_id][:2]
     sampling = SamplingParams(n=3, temperature=1.0, top_p=0.95, max_new_tokens=8, seed=3)
@@ -69,6 +73,34 @@ def test_sampling_is_seeded_and_respects_indices(tiny_vlm_path, samples):
     assert [c.text for c in other] != [c.text for c in first]
     _, partial = _predict(tiny_vlm_path, good, sampling, indices=(1, 2))
     assert sorted(c.prediction_index for c in partial) == [1, 1, 2, 2]
+
+
+def test_samples_depend_only_on_sample_and_index(tiny_vlm_path, samples):
+    # Per-(sample, index) seeds: batch size 1 or 4, other rows in the batch, or a resume that asks
+    # only for the missing indices must not change any completion; different indices must differ.
+    good = [s for s in samples if "broken" not in s.sample_id][:3]
+    sampling = SamplingParams(n=4, temperature=0.6, top_p=0.95, max_new_tokens=8, seed=11)
+    _, batched = _predict(tiny_vlm_path, good, sampling, batch_size=4)
+    full = _by_key(batched)
+    assert len(full) == 12
+    _, single = _predict(tiny_vlm_path, good, sampling, batch_size=1)
+    assert _by_key(single) == full
+    # a resumed run: the first sample lacks indices 1 and 3, the others only index 2; batches differ
+    predictor, _ = _predict(tiny_vlm_path, [], sampling, batch_size=4)
+    prompt = get_prompt("base")
+    resumed = list(predictor.predict([PredictRequest(good[0], prompt, (1, 3)),
+                                      *(PredictRequest(s, prompt, (2,)) for s in good[1:])], sampling))
+    assert _by_key(resumed) == {k: v for k, v in full.items() if k in {(good[0].sample_id, 1),
+                                (good[0].sample_id, 3), (good[1].sample_id, 2), (good[2].sample_id, 2)}}
+    for s in good:  # four draws of one sample are not one answer repeated
+        assert len({full[(s.sample_id, i)] for i in range(4)}) > 1
+
+
+def test_greedy_ignores_the_seed(tiny_vlm_path, samples):
+    good = [s for s in samples if "broken" not in s.sample_id][:2]
+    _, a = _predict(tiny_vlm_path, good, SamplingParams(max_new_tokens=6, seed=0))
+    _, b = _predict(tiny_vlm_path, good, SamplingParams(max_new_tokens=6, seed=9), batch_size=1)
+    assert _by_key(a) == _by_key(b)
 
 
 def test_greedy_n_above_one_is_a_config_error():
@@ -126,3 +158,21 @@ def test_lora_adapter_is_applied(tiny_vlm_path, samples, tmp_path):
     assert not torch.allclose(logits(plain), logits(tuned), atol=1e-4)
     with pytest.raises(ConfigError, match="does not exist"):
         build_predictor({"backend": "transformers", "path": str(tiny_vlm_path), "adapter": str(tmp_path / "nope")})
+
+
+def test_row_seeded_sampler_draws_from_the_softmax():
+    # The per-row draw is exact sampling: token frequencies follow softmax(scores), a -inf (top-p
+    # filtered) token is never drawn, and each row's draws depend only on its own seed.
+    import torch
+
+    from speciarl.predict.transformers_backend import RowSeededSampler
+
+    probs = torch.tensor([0.5, 0.3, 0.2, 0.0])
+    scores = probs.log().unsqueeze(0).repeat(2, 1)
+    sampler = RowSeededSampler([1, 2])
+    draws = torch.stack([sampler(None, scores).argmax(dim=-1) for _ in range(20000)])  # (steps, rows)
+    for row in range(2):
+        freq = torch.bincount(draws[:, row], minlength=4).float() / len(draws)
+        assert torch.allclose(freq, probs, atol=0.015), freq
+    alone = RowSeededSampler([2])
+    assert torch.equal(torch.stack([alone(None, scores[:1]).argmax(dim=-1)[0] for _ in range(50)]), draws[:50, 1])

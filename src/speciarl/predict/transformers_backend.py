@@ -7,7 +7,10 @@ rows; each batch's completions are yielded as soon as the batch is done.
 
 Decoding uses only what the config says (a fresh GenerationConfig: greedy, or temperature/top_p
 with top_k off), never the checkpoint's own sampling defaults, so two checkpoints are compared under
-the same decoding. Sampled batches are seeded from the run seed and the keys in the batch.
+the same decoding. Sampling is reproducible per (sample, prediction index): after HF's temperature and
+top-p warpers, every row draws its token with its own generator seeded with
+`derived_seed(seed, sample_id, index)` (inverse-CDF: exact sampling from the warped softmax), so a
+row's completion does not depend on the batch size, the other rows in its batch, or a resume.
 """
 
 from __future__ import annotations
@@ -43,6 +46,35 @@ def _resolve_dtype(dtype: str, device: str) -> Any:
         return getattr(torch, dtype)
     except AttributeError:
         raise ConfigError(f"model.dtype: unknown torch dtype {dtype!r} (use auto, float32, bfloat16, float16)") from None
+
+
+class RowSeededSampler:
+    """Draws each row's next token with one uniform number from that row's own generator.
+
+    Why: `generate(do_sample=True)` draws every row from one global RNG, so a row's sample depends on
+    its batch. Here step t of a row always uses the t-th number of its generator (seeded by sample and
+    index): the token is where that number falls in the cumulative softmax of the (warped) scores,
+    an exact draw from that distribution. The returned scores are -inf except 0 at the drawn token,
+    so generate's argmax picks it. Generators live on the CPU: one scalar per row and step is cheap,
+    and the draws do not depend on the device. A `LogitsProcessor` by duck typing (called per step).
+    """
+
+    def __init__(self, seeds: list[int]):
+        import torch
+
+        self.generators = [torch.Generator().manual_seed(s) for s in seeds]
+
+    def __call__(self, input_ids: Any, scores: Any) -> Any:
+        import torch
+
+        if scores.shape[0] != len(self.generators):
+            raise RuntimeError(f"per-row seeds: {len(self.generators)} rows seeded, {scores.shape[0]} scored")
+        u = torch.cat([torch.rand(1, generator=g) for g in self.generators]).to(scores.device, torch.float64)
+        cdf = torch.softmax(scores.float(), dim=-1).double().cumsum(dim=-1)
+        # u < 1 in float32, so u * total < total: the first index whose cdf exceeds it has probability > 0
+        token = torch.searchsorted(cdf, (u * cdf[:, -1]).unsqueeze(1), right=True)
+        out = torch.full_like(scores, float("-inf"))
+        return out.scatter_(1, token, 0.0)
 
 
 class TransformersPredictor:
@@ -104,18 +136,33 @@ class TransformersPredictor:
         return text
 
     def _generation_config(self, sampling: SamplingParams) -> Any:
+        """Argmax decoding; sampling comes from `_logits_processors` (per-row noise), not from `do_sample`."""
         from transformers import GenerationConfig
 
         base = self.model.generation_config
         tok = self.processor.tokenizer
         eos = base.eos_token_id if base.eos_token_id is not None else tok.eos_token_id
         pad = base.pad_token_id if base.pad_token_id is not None else (tok.pad_token_id or eos)
-        if sampling.greedy:
-            return GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=False,
-                                    eos_token_id=eos, pad_token_id=pad)
-        return GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=True, top_k=0,
-                                temperature=sampling.temperature, top_p=sampling.top_p,
+        return GenerationConfig(max_new_tokens=sampling.max_new_tokens, do_sample=False,
                                 eos_token_id=eos, pad_token_id=pad)
+
+    def _logits_processors(self, batch: list[tuple[PredictRequest, int, Any]], sampling: SamplingParams) -> Any:
+        """None for greedy; else temperature, top-p, then a per-row draw (seeded per sample and index)."""
+        if sampling.greedy:
+            return None
+        from transformers import (
+            LogitsProcessorList,
+            TemperatureLogitsWarper,
+            TopPLogitsWarper,
+        )
+
+        processors: list[Any] = []
+        if sampling.temperature != 1.0:
+            processors.append(TemperatureLogitsWarper(sampling.temperature))
+        if sampling.top_p < 1.0:
+            processors.append(TopPLogitsWarper(sampling.top_p))
+        seeds = [derived_seed(sampling.seed, req.sample.sample_id, index) for req, index, _ in batch]
+        return LogitsProcessorList([*processors, RowSeededSampler(seeds)])
 
     def _rows(self, requests: Iterable[PredictRequest]) -> Iterator[tuple[PredictRequest, int, Any] | Completion]:
         """(request, index, image) rows, or error Completions for unreadable images."""
@@ -149,12 +196,9 @@ class TransformersPredictor:
         texts = [self._chat_text(req.prompt.text) for req, _, _ in batch]
         images = [img for _, _, img in batch]
         inputs = self.processor(text=texts, images=images, padding=True, return_tensors="pt").to(self.device)
-        devices = [torch.device(self.device).index or 0] if self.device.startswith("cuda") else []
-        with torch.inference_mode(), torch.random.fork_rng(devices=devices):
-            if not sampling.greedy:
-                req, index, _ = batch[0]
-                torch.manual_seed(derived_seed(sampling.seed, req.sample.sample_id, index))
-            out = self.model.generate(**inputs, generation_config=gen_config)
+        with torch.inference_mode():
+            out = self.model.generate(**inputs, generation_config=gen_config,
+                                      logits_processor=self._logits_processors(batch, sampling))
         new_tokens = out[:, inputs["input_ids"].shape[1]:]
         decoded = self.processor.batch_decode(new_tokens, skip_special_tokens=True)
         return [Completion(req, index, text) for (req, index, _), text in zip(batch, decoded)]
