@@ -7,13 +7,12 @@ guessing (on images whose colour is hidden) — the paper's claim in one table.
 
 from __future__ import annotations
 
-import json
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..categories import Category
-from ..records import GRADED_FIELDS, Record, read_records, write_atomic
+from ..records import GRADED_FIELDS, Record, iter_json_objects, read_records, write_atomic
 
 CURVE_KEYS = ("specific", "less_specific", "generic", "abstain", "wrong", "parse_failure")
 CURVE_COLOURS = ("tab:green", "tab:olive", "tab:blue", "tab:gray", "tab:red", "black")
@@ -28,8 +27,7 @@ def read_curves(metrics_file: str | Path) -> dict[str, list[tuple[int, float]]]:
     path = Path(metrics_file)
     if not path.is_file():
         return curves
-    for line in path.read_text(encoding="utf-8").splitlines():
-        row = json.loads(line)
+    for _, row in iter_json_objects(path):
         for key in CURVE_KEYS:
             value = row.get(f"categories/{key}")
             if value is not None:

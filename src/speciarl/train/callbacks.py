@@ -11,26 +11,23 @@ Both files are cut back to the resumed step when a run resumes, so a rerun never
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
 from transformers import TrainerCallback
 
-from ..records import RecordWriter, write_atomic
+from ..records import RecordWriter, dumps, iter_json_objects, write_atomic
 
 
-def _truncate_after(path: Path, step: int) -> None:
-    """Keep the lines with `step` <= step (and drop a partial last line)."""
+def _truncate_after(path: Path, step: int, dump: Callable[[Any], str]) -> list[dict[str, Any]]:
+    """Keep the rows with `step` <= step (a last line cut by a kill goes too), written back with the
+    writer's own `dump` so kept lines keep their bytes; returns the kept rows."""
     if not path.exists():
-        return
-    kept = []
-    for line in path.read_text(encoding="utf-8").splitlines():
-        try:
-            if json.loads(line).get("step", 0) <= step:
-                kept.append(line + "\n")
-        except json.JSONDecodeError:
-            continue  # a line cut by a kill
-    write_atomic(path, "".join(kept))
+        return []
+    kept = [row for _, row in iter_json_objects(path, allow_partial_tail=True) if row.get("step", 0) <= step]
+    write_atomic(path, "".join(dump(row) + "\n" for row in kept))
+    return kept
 
 
 class RolloutLog:
@@ -53,10 +50,9 @@ class RolloutLog:
         self.close()
         self._passes = {}
         for path in self.files():
-            _truncate_after(path, step)
-            for line in path.read_text(encoding="utf-8").splitlines():
-                sid = json.loads(line)["sample_id"]
-                number = int(path.stem.split("-")[1])
+            number = int(path.stem.split("-")[1])
+            for row in _truncate_after(path, step, dumps):  # RecordWriter's serialisation
+                sid = row["sample_id"]
                 self._passes[sid] = max(self._passes.get(sid, 0), number)
 
     def write(self, records: list[dict[str, Any]]) -> None:
@@ -80,8 +76,7 @@ class RolloutLog:
 
 def read_rollouts(directory: str | Path) -> list[dict[str, Any]]:
     """Every logged rollout of a run (all passes), in step order."""
-    rows = [json.loads(line) for path in sorted(Path(directory).glob("pass-*.jsonl"))
-            for line in path.read_text(encoding="utf-8").splitlines() if line.strip()]
+    rows = [row for path in sorted(Path(directory).glob("pass-*.jsonl")) for _, row in iter_json_objects(path)]
     return sorted(rows, key=lambda r: r["step"])
 
 
@@ -97,7 +92,7 @@ class SpeciarlLogCallback(TrainerCallback):
             if self.rollout_log is not None:
                 self.rollout_log.resume_at(state.global_step)
             if self.metrics_path is not None:
-                _truncate_after(self.metrics_path, state.global_step)
+                _truncate_after(self.metrics_path, state.global_step, json.dumps)  # as on_log writes
 
     def on_log(self, args, state, control, logs=None, **kwargs):
         if self.metrics_path is None or not state.is_world_process_zero or not logs:
