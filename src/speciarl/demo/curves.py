@@ -12,7 +12,15 @@ from pathlib import Path
 from typing import Any
 
 from ..categories import Category
-from ..records import GRADED_FIELDS, Record, iter_json_objects, read_records, write_atomic
+from ..metrics import summarize
+from ..records import (
+    GRADED_FIELDS,
+    Record,
+    iter_json_objects,
+    read_records,
+    write_atomic,
+)
+from ..report.tables import markdown_table
 
 CURVE_KEYS = ("specific", "less_specific", "generic", "abstain", "wrong", "parse_failure")
 CURVE_COLOURS = ("tab:green", "tab:olive", "tab:blue", "tab:gray", "tab:red", "black")
@@ -82,18 +90,15 @@ def visibility_table(graded: Mapping[str, str | Path], split_records: list[Recor
         records = read_records(path, required=GRADED_FIELDS)
         for vis in (*HONEST, "all"):
             picked = [r for r in records if vis == "all" or visibility[r.sample_id] == vis]
-            cats = [r.category for r in picked]
-            n = len(cats)
-            shares = {c: (sum(_label(x) == c for x in cats) / n if n else 0.0) for c in COLUMNS}
-            shares["specific"] += sum(x is Category.MORE_SPECIFIC for x in cats) / n if n else 0.0
+            n = len(picked)
+            summary = summarize(r.category for r in picked).shares  # shares are None when n == 0
+            shares = {c: summary[c] if n else 0.0 for c in COLUMNS}
+            if n:  # more specific counts as specific here (the world's species are its leaves)
+                shares["specific"] += summary[Category.MORE_SPECIFIC.value]
             honest = sum(r.category is HONEST[visibility[r.sample_id]] for r in picked)
             rows[vis] = {"n": n, **shares, "honest best": honest / n if n else 0.0}
         table[name] = rows
     return table
-
-
-def _label(category: Category | None) -> str:
-    return "parse failure" if category is None else category.value
 
 
 def write_visibility_table(table: Mapping[str, Any], out_dir: str | Path) -> Path:
@@ -102,14 +107,11 @@ def write_visibility_table(table: Mapping[str, Any], out_dir: str | Path) -> Pat
     legend = ("full: the species is visible (honest best = specific); genus: colour hidden (honest best = "
               "less specific, a species is a 1-in-8 guess); generic: fog (honest best = generic); all: every "
               "image, honest best = the share of answers exactly as specific as the image allows.")
-    lines = ["# Results by image visibility", "", legend, "",
-             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
-    for name, rows in table.items():
-        for vis, row in rows.items():
-            cells = [name, vis, str(row["n"]), *(f"{row[c]:.3f}" for c in (*COLUMNS, "honest best"))]
-            lines.append("| " + " | ".join(cells) + " |")
+    rows = [[name, vis, str(row["n"]), *(f"{row[c]:.3f}" for c in (*COLUMNS, "honest best"))]
+            for name, by_vis in table.items() for vis, row in by_vis.items()]
+    text = "\n".join(["# Results by image visibility", "", legend, "", markdown_table(header, rows)])
     path = Path(out_dir) / "by_visibility.md"
-    write_atomic(path, "\n".join(lines) + "\n")
+    write_atomic(path, text + "\n")
     return path
 
 
