@@ -6,7 +6,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ..metrics import (
-    GROUP_ORDER, Summary, best_category, group_of, macro_average, predictions_by_sample, summarize,
+    GROUP_ORDER, Summary, best_of_n, group_of, macro_average, predictions_by_sample, summarize,
     unbiased_best_of_k,
 )
 from ..records import Record
@@ -49,10 +49,7 @@ def summarize_run(records: Sequence[Record]) -> dict[str, Any]:
         **_levels(per_dataset),
     }
     if n_max > 1:
-        best = {
-            dataset: summarize(best_category(preds) for preds in samples.values())
-            for dataset, samples in by_sample.items()
-        }
+        best = {dataset: best_of_n(samples.values()) for dataset, samples in by_sample.items()}
         out["best_of_n"] = {"n": n_max, **_levels(best)}
         # the unbiased estimate needs k <= n for every sample: use the smallest N
         out["best_of_k"] = {
