@@ -17,6 +17,9 @@ from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from ..errors import ConfigError, SpeciarlError
+from ..records import write_atomic
+
 SCHEMES = ("speciarl", "binary", "scala1")
 PROMPT_FILE = Path(__file__).with_name("prompt.txt")
 SFT_TARGET = "<think> a glyph </think> <answer> {label} </answer>"
@@ -114,9 +117,6 @@ RUN_FILE = "demo_run.json"
 
 def _claim_run_dir(out: Path, identity: dict[str, Any]) -> None:
     """A rerun resumes only the same demo (seed and sizes); anything else is refused, not mixed in."""
-    from ..errors import ConfigError
-    from ..records import write_atomic
-
     marker = out / RUN_FILE
     if marker.is_file():
         previous = json.loads(marker.read_text(encoding="utf-8"))
@@ -167,7 +167,6 @@ def evaluate(model_path: Path, samples: list[Any], taxonomy: Path, run_dir: Path
              *, n: int = 1, seed: int = 0) -> Path:
     """Predict (greedy, or n samples at the paper's best-of-N temperature) and grade; graded file path."""
     from ..pipeline.predict import PREDICTIONS, run_predict
-    from ..pipeline.verify import run_verify
     from ..predict import SamplingParams
     from ..prompts import get_prompt
 
@@ -178,14 +177,17 @@ def evaluate(model_path: Path, samples: list[Any], taxonomy: Path, run_dir: Path
              "device": "cpu", "dtype": "float32", "num_threads": settings.threads}
     summary = run_predict(samples, get_prompt(str(PROMPT_FILE)), sampling, model, run_dir, progress=False)
     if summary.backend_failures or summary.skipped_images:
-        from ..errors import SpeciarlError
-
         raise SpeciarlError(f"{run_dir}: prediction failed ({summary.first_failure or summary.skipped_images})")
-    graded = run_dir / "verified.jsonl"
-    result = run_verify(run_dir / PREDICTIONS, graded, judge_config(taxonomy), progress=False)
-    if not result.ok:
-        from ..errors import SpeciarlError
+    return _grade(run_dir / PREDICTIONS, taxonomy)
 
+
+def _grade(predictions: Path, taxonomy: Path) -> Path:
+    """verified.jsonl beside `predictions`, graded by the world's taxonomy judge; every pair or an error."""
+    from ..pipeline.verify import run_verify
+
+    graded = predictions.parent / "verified.jsonl"
+    result = run_verify(predictions, graded, judge_config(taxonomy), progress=False)
+    if not result.ok:
         raise SpeciarlError(f"{graded}: {len(result.errors)} pairs could not be graded")
     return graded
 
@@ -197,7 +199,6 @@ def honest_oracle(split_records: list[Any], taxonomy: Path, run_dir: Path) -> Pa
     specificity (and so HM) counts only correct answers, and a lucky guess on an image that hides
     its species counts as specific.
     """
-    from ..pipeline.verify import run_verify
     from ..records import Record, write_records_atomic
 
     predictions = run_dir / "predictions.jsonl"
@@ -206,10 +207,8 @@ def honest_oracle(split_records: list[Any], taxonomy: Path, run_dir: Path) -> Pa
                answer=r.extra["honest_label"], model="honest oracle",
                completion=f"<think> oracle </think> <answer> {r.extra['honest_label']} </answer>")
         for r in split_records])
-    graded = run_dir / "verified.jsonl"
-    graded.unlink(missing_ok=True)
-    run_verify(predictions, graded, judge_config(taxonomy), progress=False)
-    return graded
+    (run_dir / "verified.jsonl").unlink(missing_ok=True)
+    return _grade(predictions, taxonomy)
 
 
 def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
@@ -280,7 +279,8 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
             trainer.save_model(str(policy))
         lap(f"grpo {scheme}")
 
-    samples = _samples(load_split(splits["eval"]))
+    eval_records = load_split(splits["eval"])
+    samples = _samples(eval_records)
     runs = {"warm start": warm, **{f"GRPO {s}": out / "models" / f"grpo_{s}" for s in SCHEMES}}
     graded: dict[str, Path] = {}
     for name, path in runs.items():
@@ -289,20 +289,19 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
     graded[f"warm start sampled ×{settings.best_of_n}"] = evaluate(
         warm, samples, taxonomy, out / "eval" / "warm_start_sampled", settings, n=settings.best_of_n, seed=seed)
     lap(f"best-of-{settings.best_of_n} sampling")
-    graded["honest oracle (reference)"] = honest_oracle(load_split(splits["eval"]), taxonomy,
-                                                        out / "eval" / "honest_oracle")
+    graded["honest oracle (reference)"] = honest_oracle(eval_records, taxonomy, out / "eval" / "honest_oracle")
 
     report_dir = out / "report"
     report = run_report(list(graded.values()), report_dir, names=list(graded), plots=True, print_table=False)
     curves = plot_training_curves({s: out / "train" / f"grpo_{s}" / "metrics.jsonl" for s in SCHEMES},
                                   report_dir / "training_curves.png")
-    by_visibility = visibility_table(graded, load_split(splits["eval"]))
+    by_visibility = visibility_table(graded, eval_records)
     write_visibility_table(by_visibility, report_dir)
     lap("report")
     info = {"seed": seed, "quick": quick, "settings": asdict(settings), "world": world.describe(),
             "timings_s": timings, "total_s": round(sum(timings.values()), 1), "graded": {k: str(v) for k, v in
                                                                                        graded.items()},
             "training_curves": str(curves), "by_visibility": by_visibility}
-    (report_dir / "demo.json").write_text(json.dumps(info, indent=1), encoding="utf-8")
+    write_atomic(report_dir / "demo.json", json.dumps(info, indent=1))
     report["demo"] = info
     return report
