@@ -51,12 +51,10 @@ def auth_headers(api_key: str | None = None, api_key_env: str | None = None) -> 
     return {"Authorization": f"Bearer {key}"} if key else {}
 
 
-def _retry_after(headers: Any) -> float | None:
+def retry_after_seconds(headers: Any) -> float | None:
+    """A Retry-After header in seconds ("3", "1.5"); absent, an HTTP date or anything else is None."""
     value = headers.get("Retry-After") if headers is not None else None
-    try:
-        return float(value) if value is not None else None
-    except ValueError:
-        return None
+    return float(value) if value and value.replace(".", "", 1).isdigit() else None
 
 
 async def post_json(
@@ -90,7 +88,7 @@ async def post_json(
                     last = f"HTTP {resp.status}: {body}"
                     if resp.status not in RETRY_STATUSES:
                         raise HTTPError(f"{url}: {last}", resp.status)
-                    retry_after = _retry_after(resp.headers)
+                    retry_after = retry_after_seconds(resp.headers)
         except (aiohttp.ClientError, asyncio.TimeoutError, ConnectionError) as exc:
             last = f"{type(exc).__name__}: {exc}".rstrip(": ")
         if attempt < policy.max_retries:

@@ -19,7 +19,7 @@ from typing import Any
 
 from ..categories import LABELS, Category
 from ..errors import ConfigError
-from ..http import RETRY_STATUSES, RetryPolicy, auth_headers
+from ..http import RETRY_STATUSES, RetryPolicy, auth_headers, retry_after_seconds
 from .base import BaseJudge, Pair, Verdict, text_hash
 from .cache import Cache
 from .fastpaths import FastPaths
@@ -234,15 +234,14 @@ class OpenAIJudge(BaseJudge):
             async with session.post(self.url, data=payload) as resp:
                 body = await resp.read()
                 status = resp.status
-                retry_after = resp.headers.get("Retry-After")
+                retry_after = retry_after_seconds(resp.headers)
         except asyncio.TimeoutError:
             raise _Retry(f"no reply within {self.timeout:g} s") from None
         except aiohttp.ClientError as exc:
             raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
         text = body.decode("utf-8", errors="replace")
         if status in RETRY_STATUSES:
-            delay = float(retry_after) if retry_after and retry_after.replace(".", "", 1).isdigit() else None
-            raise _Retry(f"HTTP {status}: {text[:200]}", delay=delay)
+            raise _Retry(f"HTTP {status}: {text[:200]}", delay=retry_after)
         if status != 200:
             hint = ""
             if self.choice_field != "none" and ("structured_outputs" in text or "guided_choice" in text
