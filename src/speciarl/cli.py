@@ -346,7 +346,8 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser("data", help="benchmarks and training sets: list, check, build-trainset, mix, synthetic",
+    p = sub.add_parser("data", help="benchmarks and training sets: list, check, build-trainset, mix, synthetic, "
+                       "prompts, export-verl",
                        description="Benchmarks from the official archives (see docs/benchmarks.md) and the "
                        "training-set files `speciarl train` reads.")
     dsub = p.add_subparsers(dest="data_command", metavar="<data command>")
