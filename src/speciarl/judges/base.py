@@ -58,9 +58,13 @@ class JudgeStats:
         return self.exact + self.refusal + self.cap
 
     @property
+    def looked_up(self) -> int:
+        """Pairs that reached the cache or the judge itself (not settled by a fast path or a duplicate)."""
+        return self.cache + self.llm + self.taxonomy + self.errors
+
+    @property
     def cache_hit_rate(self) -> float:
-        looked_up = self.cache + self.llm + self.taxonomy + self.errors
-        return self.cache / looked_up if looked_up else 0.0
+        return self.cache / self.looked_up if self.looked_up else 0.0
 
     def to_dict(self) -> dict[str, Any]:
         data = {k: getattr(self, k) for k in (

@@ -92,7 +92,7 @@ class RolloutScorer:
             verdicts = self.judge.grade([(ground_truths[i], answers[i]) for i in todo])  # type: ignore[misc]
             failed = []
             for i, verdict in zip(todo, verdicts, strict=True):
-                if verdict.error is None and verdict.category is not None:
+                if verdict.ok:
                     codes[i] = encode(verdict.category)
                 else:
                     failed.append(i)

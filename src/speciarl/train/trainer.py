@@ -18,11 +18,12 @@ from accelerate.utils import gather, gather_object
 from trl import GRPOTrainer
 
 from ..answers import normalize
-from ..categories import LABELS
+from ..metrics import SHARE_KEYS as LABEL_KEYS
+from ..metrics import summarize
 from .callbacks import RolloutLog, print_samples
-from .rewards import JUDGE_ERROR, PARSE_FAILURE, JudgeOutageError, RolloutScorer, check_groups, completion_text, decode
+from .rewards import JUDGE_ERROR, JudgeOutageError, RolloutScorer, check_groups, completion_text, decode
 
-SHARE_KEYS = (*[label.replace(" ", "_") for label in LABELS], "parse_failure")
+SHARE_KEYS = tuple(key.replace(" ", "_") for key in LABEL_KEYS)  # logged as categories/<key>
 
 
 class SpeciarlGRPOTrainer(GRPOTrainer):
@@ -100,9 +101,9 @@ class SpeciarlGRPOTrainer(GRPOTrainer):
                         lengths: Sequence[int], judge_seconds: float) -> None:
         metrics = self._metrics[mode]
         total = len(codes)
-        for index, key in enumerate(SHARE_KEYS[:-1]):
-            metrics[f"categories/{key}"].append(sum(c == index for c in codes) / total)
-        metrics["categories/parse_failure"].append(sum(c == PARSE_FAILURE for c in codes) / total)
+        shares = summarize(decode(c) for c in codes).shares
+        for label, key in zip(LABEL_KEYS, SHARE_KEYS, strict=True):
+            metrics[f"categories/{key}"].append(shares[label])
         values = torch.tensor(rewards, dtype=torch.float64)
         metrics["speciarl/reward_mean"].append(values.mean().item())
         metrics["speciarl/reward_std"].append(values.std(unbiased=False).item())
@@ -112,8 +113,7 @@ class SpeciarlGRPOTrainer(GRPOTrainer):
         metrics["speciarl/tokens_per_rollout"].append(sum(lengths) / total)
         stats = getattr(self.scorer.judge, "stats", None)
         if stats is not None:
-            now = {"cache": stats.cache, "looked_up": stats.cache + stats.llm + stats.taxonomy + stats.errors,
-                   "seconds": stats.seconds, "pairs": stats.pairs}
+            now = {"cache": stats.cache, "looked_up": stats.looked_up, "seconds": stats.seconds, "pairs": stats.pairs}
             delta = torch.tensor([now[k] - self._judge_seen[k] for k in ("cache", "looked_up", "seconds", "pairs")],
                                  dtype=torch.float64, device=self.accelerator.device)
             self._judge_seen = now
