@@ -117,8 +117,8 @@ def _teach_format(model, tokenizer, words: list[str], steps: int, seed: int) -> 
         for _ in range(8):
             # prompts of varied length, as the real ones are; the reply format is what is learned
             user = " ".join(rng.sample(lines, rng.randint(1, 4)))
-            header = (f"<|im_start|>system\nYou are a helpful assistant.<|im_end|>\n<|im_start|>user\n"
-                      f"<|vision_start|><|image_pad|><|vision_end|>{user}<|im_end|>\n<|im_start|>assistant\n")
+            turn = [{"role": "user", "content": [{"type": "image"}, {"type": "text", "text": user}]}]
+            header = tokenizer.apply_chat_template(turn, tokenize=False, add_generation_prompt=True)
             reply = f"<think> a {rng.choice(labels)} </think> <answer> {rng.choice(labels)} </answer><|im_end|>"
             texts.append((header, reply))
         batch = tokenizer([h + r for h, r in texts], return_tensors="pt", padding=True)
