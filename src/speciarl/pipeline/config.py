@@ -17,6 +17,7 @@ prompt: base
 sampling: {n: 1, temperature: 0.0, top_p: 1.0, max_new_tokens: 2048, seed: 0}
 judge: {type: openai, base_url: http://127.0.0.1:8001/v1, model: judge, cache: runs/judge_cache.sqlite}
 report: {plots: true}
+owc: {semantic: true, llm_inclusion: false}   # optional: lmms-owc secondary metrics -> report/owc.json
 ```
 
 `extends: other.yaml` merges this file over another (mappings key by key, lists replaced), so a
@@ -36,7 +37,8 @@ from ..configfile import load_yaml_config
 from ..errors import ConfigError
 from ..predict.base import SamplingParams
 
-TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report", "extends"}
+TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report", "owc", "extends"}
+OWC_KEYS = {"enabled", "semantic", "llm_inclusion"}
 BENCH_KEYS = {"name", "root", "split", "limit", "options", "generate"}
 # Keys that only change speed or plumbing, never a prediction or a grade.
 OPERATIONAL_KEYS = {
@@ -68,6 +70,7 @@ class EvalConfig:
     sampling: SamplingParams
     judge: dict[str, Any]
     plots: bool = True
+    owc: dict[str, Any] | None = None  # None: off; else {"semantic": bool, "llm_inclusion": judge mapping | None}
     path: Path | None = None
     raw: dict[str, Any] = field(default_factory=dict)
 
@@ -81,6 +84,7 @@ class EvalConfig:
             "sampling": self.sampling.to_dict(),
             "judge": self.judge,
             "report": {"plots": self.plots},
+            **({"owc": self.owc} if self.owc is not None else {}),  # absent when off: older run.json stay equal
         }
 
 
@@ -89,6 +93,40 @@ def _section(data: dict[str, Any], key: str, path: Path | str) -> dict[str, Any]
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: `{key}` must be a mapping, got {type(value).__name__}")
     return dict(value)
+
+
+def parse_owc(value: Any, judge: dict[str, Any], path: Path | str) -> dict[str, Any] | None:
+    """The `owc:` section: None (off, the default) or {"semantic": bool, "llm_inclusion": judge config | None}.
+
+    `owc: true` is text inclusion only; `llm_inclusion: true` reuses the eval's judge (it must be an
+    openai judge: the binary prompt is an LLM prompt), a mapping is a judge config of its own.
+    """
+    if value is None or value is False:
+        return None
+    if value is True:
+        value = {}
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: `owc` must be true/false or a mapping ({', '.join(sorted(OWC_KEYS))}), "
+                          f"got {value!r}")
+    bad = sorted(set(value) - OWC_KEYS)
+    if bad:
+        raise ConfigError(f"{path}: owc: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(OWC_KEYS))}")
+    for key in ("enabled", "semantic"):
+        if not isinstance(value.get(key, False), bool):
+            raise ConfigError(f"{path}: owc.{key} must be true or false, got {value[key]!r}")
+    if not value.get("enabled", True):
+        return None
+    llm = value.get("llm_inclusion", False)
+    if llm is True:
+        llm = {k: v for k, v in judge.items() if k not in ("prompt", "prompt_file", "labels")}
+    elif llm is False or llm is None:
+        llm = None
+    elif not isinstance(llm, dict):
+        raise ConfigError(f"{path}: owc.llm_inclusion must be true, false or a judge mapping, got {llm!r}")
+    if llm is not None and llm.get("type") != "openai":
+        raise ConfigError(f"{path}: owc.llm_inclusion needs an openai judge (the binary prompt is an LLM "
+                          f"prompt), got type {llm.get('type')!r}; give llm_inclusion an openai judge mapping")
+    return {"semantic": bool(value.get("semantic", False)), "llm_inclusion": llm}
 
 
 def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str | None = None) -> EvalConfig:
@@ -149,7 +187,7 @@ def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str 
     out = output_dir or data.get("output_dir") or "runs/eval"
     return EvalConfig(name=name, output_dir=Path(out), model=model, benchmarks=specs, prompt=prompt,
                       sampling=sampling, judge=judge, plots=bool(report.get("plots", True)),
-                      path=Path(str(path)), raw=data)
+                      owc=parse_owc(data.get("owc"), judge, path), path=Path(str(path)), raw=data)
 
 
 def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
@@ -201,5 +239,9 @@ def predict_hash(config: EvalConfig, prompt_hash: str) -> str:
 
 
 def results_hash(config: EvalConfig, prompt_hash: str) -> str:
-    """Short hash of everything that can change a prediction or a grade (see module docstring)."""
-    return _short_hash({**_predict_content(config, prompt_hash), "judge": _fingerprint(config.judge)})
+    """Short hash of everything that can change a prediction, a grade or a reported number (see module
+    docstring); the `owc` section counts only when enabled, so runs without it keep their directory."""
+    content = {**_predict_content(config, prompt_hash), "judge": _fingerprint(config.judge)}
+    if config.owc is not None:
+        content["owc"] = _fingerprint(config.owc)
+    return _short_hash(content)

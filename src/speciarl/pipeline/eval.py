@@ -10,7 +10,8 @@ predictions would be identical to a sibling run's (only the judge changed) start
     predictions.jsonl     one record per (sample, prediction index), appended as produced
     skipped_images.jsonl  unreadable images (path, reason), counted in the summary
     verified.jsonl        graded records (`speciarl.pipeline.verify.run_verify`)
-    report/               summary.json, summary.md, plots (`speciarl.report.run.run_report`)
+    report/               summary.json, summary.md, plots (`speciarl.report.run.run_report`);
+                          owc.json with the `owc:` section (lmms-owc secondary metrics, also in summary.md)
     eval_summary.json     what the last invocation did per stage, skipped images included
 """
 
@@ -33,6 +34,7 @@ from .predict import PREDICTIONS, SKIPPED, known_bad_images, merge_shards, parse
 STAGES = ("predict", "verify", "report")
 VERIFIED = "verified.jsonl"
 REPORT = "report"
+OWC = "owc.json"
 
 
 @dataclass
@@ -254,15 +256,46 @@ def _report(run_dir: Path, config: EvalConfig, result: EvalResult, log: Any) -> 
         raise SpeciarlError(f"report: {verified} does not exist; run the verify stage first")
     out = run_dir / REPORT
     summary = out / "summary.json"
-    if summary.exists() and summary.stat().st_mtime >= verified.stat().st_mtime:
+    owc_file = out / OWC
+    fresh = summary.exists() and summary.stat().st_mtime >= verified.stat().st_mtime
+    if fresh and (config.owc is None or owc_file.exists()):
         report = json.loads(summary.read_text(encoding="utf-8"))
         log("report: up to date, skipped")
         result.stages["report"] = {"status": "skipped (complete)"}
         print_terminal_table(report["runs"], title=f"{config.name} ({run_dir.name})")
+        if config.owc is not None:
+            from ..report.owc import print_owc_table
+
+            report["owc"] = json.loads(owc_file.read_text(encoding="utf-8"))
+            print_owc_table({config.name: report["owc"]}, source="run")
         return report
-    report = run_report([verified], out, names=[config.name], plots=config.plots)
+    owc = _owc(verified, owc_file, config.owc, log) if config.owc is not None else None
+    extra = ""
+    if owc is not None:
+        from ..report.owc import owc_markdown
+
+        extra = owc_markdown({config.name: owc})
+    report = run_report([verified], out, names=[config.name], plots=config.plots, extra_markdown=extra)
+    if owc is not None:
+        from ..report.owc import print_owc_table
+
+        print_owc_table({config.name: owc}, source="run")
+        report["owc"] = owc
     result.stages["report"] = {"status": "ran", "dir": str(out)}
     return report
+
+
+def _owc(verified: Path, out: Path, options: dict[str, Any], log: Any) -> dict[str, Any]:
+    """The lmms-owc secondary metrics of the graded records, per dataset, written to report/owc.json."""
+    from ..records import read_records
+    from ..report.owc import SentenceEncoder, owc_by_dataset
+
+    t0 = time.perf_counter()
+    encoder = SentenceEncoder() if options["semantic"] else None
+    scores = owc_by_dataset(read_records(verified), encoder=encoder, judge_config=options["llm_inclusion"])
+    write_atomic(out, json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
+    log(f"report: open-world metrics in {time.perf_counter() - t0:.1f} s -> {out}")
+    return scores
 
 
 def _write_summary(run_dir: Path, result: EvalResult, load_skips: list[dict[str, str]]) -> None:

@@ -223,12 +223,59 @@ def owc_by_dataset(records: Sequence[Record], **kwargs: Any) -> dict[str, dict[s
     return out
 
 
+OWC_COLUMNS = ("count", "text_inclusion", "semantic_similarity", "concept_similarity", "llm_inclusion", "llm_errors")
+
+
+def owc_columns(result: dict[str, dict[str, dict[str, Any]]]) -> list[str]:
+    """The metrics computed for at least one row of `{source: owc_by_dataset(...)}`, in OWC_COLUMNS order."""
+    present = {key for per_dataset in result.values() for scores in per_dataset.values() for key in scores}
+    return [c for c in OWC_COLUMNS if c in present]
+
+
+def owc_rows(result: dict[str, dict[str, dict[str, Any]]]) -> list[list[str]]:
+    """[source, dataset, *owc_columns] rows of `{source: owc_by_dataset(...)}`; '-' where not computed."""
+    columns = owc_columns(result)
+    rows = []
+    for source, per_dataset in result.items():
+        for dataset, scores in per_dataset.items():
+            cells = [scores.get(c) for c in columns]
+            rows.append([source, dataset, *("-" if v is None else f"{v:.3f}" if isinstance(v, float) else str(v)
+                                            for v in cells)])
+    return rows
+
+
+def print_owc_table(result: dict[str, dict[str, dict[str, Any]]],
+                    title: str = "open-world secondary metrics (lmms-owc)", source: str = "file") -> None:
+    from rich.console import Console
+    from rich.table import Table
+
+    table = Table(title=title)
+    for column in (source, "dataset", *owc_columns(result)):
+        table.add_column(column.replace("_", " "), justify="right" if column in OWC_COLUMNS else "left")
+    for row in owc_rows(result):
+        table.add_row(*row)
+    console = Console()
+    if not console.is_terminal:  # logs and pipes: do not wrap the headers
+        console = Console(width=max(console.width, 130))
+    console.print(table)
+
+
+def owc_markdown(result: dict[str, dict[str, dict[str, Any]]], source: str = "run") -> str:
+    """A summary.md section: the secondary metrics beside the six-category tables."""
+    header = [source, "dataset", *(c.replace("_", " ") for c in owc_columns(result))]
+    note = ("Means per prediction: text inclusion of the normalised ground truth in the answer; cosine "
+            "similarity of all-MiniLM-L6-v2 embeddings of answer and truth (semantic) and of the best "
+            "noun phrase (concept); LLM inclusion by the judge's binary prompt (failed pairs left out, "
+            "counted in llm errors). Parse failures score 0.")
+    lines = ["## Open-world secondary metrics (lmms-owc)", "", note, "",
+             "| " + " | ".join(header) + " |", "|" + "|".join("---" for _ in header) + "|"]
+    lines += ["| " + " | ".join(row) + " |" for row in owc_rows(result)]
+    return "\n".join(lines) + "\n"
+
+
 def run_owc(inputs: Sequence[str], out: str | None, *, semantic: bool, judge_config: dict[str, Any] | None) -> dict:
     """`speciarl owc`: the secondary metrics of record files (answers extracted where missing), as a table."""
     import json
-
-    from rich.console import Console
-    from rich.table import Table
 
     from ..records import read_records, write_atomic
 
@@ -237,16 +284,7 @@ def run_owc(inputs: Sequence[str], out: str | None, *, semantic: bool, judge_con
     for path in inputs:
         records = read_records(path)
         result[str(path)] = owc_by_dataset(records, encoder=encoder, judge_config=judge_config)
-    columns = ("count", "text_inclusion", "semantic_similarity", "concept_similarity", "llm_inclusion", "llm_errors")
-    table = Table(title="open-world secondary metrics (lmms-owc)")
-    for column in ("file", "dataset", *columns):
-        table.add_column(column.replace("_", " "), justify="right" if column in columns else "left")
-    for path, per_dataset in result.items():
-        for dataset, scores in per_dataset.items():
-            cells = [scores.get(c) for c in columns]
-            table.add_row(Path(path).name, dataset, *("-" if v is None else f"{v:.3f}" if isinstance(v, float)
-                                                     else str(v) for v in cells))
-    Console().print(table)
+    print_owc_table({Path(p).name: v for p, v in result.items()})
     if out:
         write_atomic(out, json.dumps(result, indent=2) + "\n")
     return result

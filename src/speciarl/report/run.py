@@ -49,8 +49,11 @@ def run_report(
     names: Sequence[str] | None = None,
     plots: bool = True,
     print_table: bool = True,
+    extra_markdown: str = "",
 ) -> dict[str, Any]:
     """Write DIR/summary.json, DIR/summary.md and the plots; print the main table.
+
+    `extra_markdown` is appended to summary.md (e.g. the eval's open-world metrics section).
 
     All inputs are read and checked before anything is written, and every file is written
     atomically, so a bad input leaves no partial report behind.
@@ -69,7 +72,7 @@ def run_report(
         ]
         files += [str(p) for p in made if p is not None]
     report["plots"] = files
-    write_atomic(out / "summary.md", markdown_report(runs))
+    write_atomic(out / "summary.md", markdown_report(runs) + (f"\n{extra_markdown}" if extra_markdown else ""))
     write_atomic(out / "summary.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if print_table:
         print_terminal_table(runs)
