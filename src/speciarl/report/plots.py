@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import io
 from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from ..metrics import SHARE_KEYS
+from ..records import write_atomic
 
 # worst (red) to best (green); parse failures grey
 COLORS = {
@@ -27,11 +29,10 @@ def _pyplot():
 
 
 def _save(fig, path: Path) -> Path:
-    from ..records import write_atomic
-    import io
-
+    """Write the figure atomically as PNG and free it."""
     buffer = io.BytesIO()
     fig.savefig(buffer, format="png", dpi=120, bbox_inches="tight")
+    _pyplot().close(fig)
     write_atomic(path, buffer.getvalue())
     return path
 
@@ -59,9 +60,7 @@ def plot_category_shares(runs: Mapping[str, Mapping[str, Any]], path: Path) -> P
     ax.set_xlabel("share of predictions")
     ax.set_title("Category shares per dataset")
     ax.legend(ncol=4, fontsize=8, loc="upper center", bbox_to_anchor=(0.5, -0.12 - 0.4 / max(len(bars), 1)))
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
@@ -101,9 +100,7 @@ def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Pa
     ax.set_title("Correctness vs specificity")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.2)
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
 
 
 def plot_metric_vs_k(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:
@@ -123,6 +120,4 @@ def plot_metric_vs_k(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path 
         ax.set_title(f"best-of-k {title}")
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
-    out = _save(fig, path)
-    plt.close(fig)
-    return out
+    return _save(fig, path)
