@@ -65,9 +65,7 @@ def _open(root: Path, split: str) -> Any:
                 return loaded[split]
             return loaded
         return datasets.load_dataset(str(root), split=split)
-    except (FileNotFoundError, ConnectionError, ValueError) as exc:
-        if isinstance(exc, DataFileError):
-            raise
+    except (FileNotFoundError, ConnectionError, ValueError) as exc:  # DataFileError is none of these
         raise MissingDataError(
             f"Hugging Face dataset {root}: cannot load split {split!r} from a local copy ({exc}). "
             "Save it on a machine with access (ds.save_to_disk(DIR)) and pass DIR as the root"
