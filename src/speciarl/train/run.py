@@ -131,7 +131,11 @@ def run_train(config: str | Path, *, resume: str | bool | None = None,
     from .config import load_config
 
     cfg = load_config(config, trainer="grpo", overrides=overrides)
-    trainer = build_grpo_trainer(cfg)
+    return train_and_save(build_grpo_trainer(cfg), cfg, resume)
+
+
+def train_and_save(trainer: Any, cfg: TrainConfig, resume: str | bool | None) -> Path:
+    """Train (resuming as `--resume` asks), then save the model or adapter into output_dir."""
     trainer.train(resume_from_checkpoint=_resume_arg(cfg, resume))
     trainer.save_model(str(cfg.output_dir))
     return cfg.output_dir

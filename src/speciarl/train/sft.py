@@ -49,10 +49,7 @@ def build_sft_trainer(cfg: Any, *, callbacks: list | None = None):
 def run_sft(config: str | Path, *, resume: str | bool | None = None, overrides: dict[str, Any] | None = None) -> Path:
     """`speciarl sft CONFIG`: returns the output folder (model or LoRA adapter)."""
     from .config import load_config
-    from .run import _resume_arg
+    from .run import train_and_save
 
     cfg = load_config(config, trainer="sft", overrides=overrides)
-    trainer = build_sft_trainer(cfg)
-    trainer.train(resume_from_checkpoint=_resume_arg(cfg, resume))
-    trainer.save_model(str(cfg.output_dir))
-    return cfg.output_dir
+    return train_and_save(build_sft_trainer(cfg), cfg, resume)
