@@ -122,3 +122,23 @@ def test_synthetic_benchmark_is_deterministic_and_has_a_taxonomy(tmp_path):
     assert tree["name"] == "shape" and [g["name"] for g in tree["children"]] == ["circle", "square", "triangle"]
     leaves = {leaf["name"] for g in tree["children"] for leaf in g["children"]}
     assert leaves == set(species_names())
+
+
+def test_verify_images_decodes_images_stored_inside_a_dataset(tmp_path):
+    datasets = pytest.importorskip("datasets")
+    import io
+
+    from PIL import Image
+
+    png = io.BytesIO()
+    Image.new("RGB", (8, 8), (200, 0, 0)).save(png, format="PNG")
+    features = datasets.Features({"image": datasets.Image(), "label": datasets.ClassLabel(names=["a", "b"])})
+    rows = {"image": [{"bytes": png.getvalue(), "path": None}, {"bytes": b"not an image", "path": None}],
+            "label": [0, 1]}
+    datasets.DatasetDict({"test": datasets.Dataset.from_dict(rows, features=features)}).save_to_disk(
+        str(tmp_path / "copy"))
+    assert len(load_benchmark("hf", tmp_path / "copy")) == 2  # without verification both are listed
+    checked = load_benchmark("hf", tmp_path / "copy", verify_images=True)
+    assert [s.sample_id for s in checked] == ["copy:test:0"]
+    assert [item.path for item in checked.skipped] == ["copy:test:1"]
+    assert "UnidentifiedImageError" in checked.skipped[0].reason

@@ -50,6 +50,17 @@ def image_problem(path: str | os.PathLike[str]) -> str | None:
     return None
 
 
+def sample_problem(sample: Sample) -> str | None:
+    """None if the sample's image decodes (a file, or bytes inside a dataset file), else why not."""
+    if sample.image_path is not None:
+        return image_problem(sample.image_path)
+    try:
+        sample.open_image()
+    except Exception as exc:  # an image loader from a dataset file failing on bad bytes
+        return f"{type(exc).__name__}: {exc}"
+    return None
+
+
 @dataclass
 class ImageProblems:
     """Collects unreadable images: each is logged once with its path; the count goes into summaries."""

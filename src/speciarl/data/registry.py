@@ -180,14 +180,14 @@ def load_benchmark(
 def _verify(samples: list[Sample], skipped: list[Skipped]) -> tuple[list[Sample], list[Skipped]]:
     from tqdm import tqdm
 
-    from .images import image_problem
+    from .images import sample_problem
 
     kept: list[Sample] = []
     skipped = list(skipped)
     for sample in tqdm(samples, desc="checking images", unit="img", leave=False):
-        reason = image_problem(sample.image_path) if sample.image_path is not None else None
+        reason = sample_problem(sample)  # images inside a dataset file are decoded too
         if reason is None:
             kept.append(sample)
         else:
-            skipped.append(Skipped(str(sample.image_path), reason))
+            skipped.append(Skipped(str(sample.image_path or sample.sample_id), reason))
     return kept, skipped

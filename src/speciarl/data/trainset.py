@@ -37,7 +37,7 @@ from typing import Any
 from ..errors import ConfigError
 from ..prompts import Prompt, get_prompt
 from ..records import write_records_atomic
-from .images import ImageProblems, image_problem
+from .images import ImageProblems, sample_problem
 from .registry import get_benchmark, load_benchmark
 from .sample import Sample
 
@@ -81,7 +81,7 @@ def select_subset(
         if n is not None and len(chosen) >= n:
             break
         if check_images:
-            reason = _problem(sample)
+            reason = sample_problem(sample)
             if reason is not None:
                 problems.add(sample.image_path or sample.sample_id, reason)
                 continue
@@ -92,16 +92,6 @@ def select_subset(
             f"({len(samples)} in the split, {problems.count} unreadable)"
         )
     return chosen
-
-
-def _problem(sample: Sample) -> str | None:
-    if sample.image_path is not None:
-        return image_problem(sample.image_path)
-    try:
-        sample.open_image()
-    except Exception as exc:  # bytes inside a dataset file
-        return f"{type(exc).__name__}: {exc}"
-    return None
 
 
 def training_row(sample: Sample, prompt: Prompt, image_path: Path) -> dict[str, Any]:
