@@ -14,8 +14,6 @@ if str(HELPERS) not in sys.path:
 from openai_server import OpenAIServer, RuleTable  # noqa: E402
 from redis_server import RedisServer, redis_binary  # noqa: E402
 
-DATA = Path(__file__).resolve().parent / "data"
-
 
 @pytest.fixture
 def server():
@@ -32,8 +30,3 @@ def redis_url(tmp_path):
     yield srv.url
     srv.stop()
 
-
-def label_lists() -> dict[str, list[str]]:
-    """Real class names of the six benchmarks (tests/judges/data/*.txt)."""
-    return {p.stem: [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
-            for p in sorted(DATA.glob("*.txt"))}

@@ -2,12 +2,21 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+
 import pytest
-from conftest import label_lists
 
 from speciarl.answers import normalize
 from speciarl.categories import Category
 from speciarl.judges import FastPaths, lists_options
+
+DATA = Path(__file__).resolve().parent / "data"
+
+
+def label_lists() -> dict[str, list[str]]:
+    """Real class names of the six benchmarks (tests/judges/data/*.txt)."""
+    return {p.stem: [line.strip() for line in p.read_text(encoding="utf-8").splitlines() if line.strip()]
+            for p in sorted(DATA.glob("*.txt"))}
 
 
 def check(gt: str, answer: str, fast: FastPaths | None = None):
