@@ -32,7 +32,7 @@ def prepare_data(cfg: TrainConfig) -> tuple[Path, list[str], Path | None]:
                        split="train")
         return out, [*bench.labels, *GENERA, "shape"], bench.taxonomy
     if not cfg.data.train_file:
-        raise ConfigError(f"{cfg.path}: set `data.train_file` (see `speciarl data trainset`) or `data.synthetic`")
+        raise ConfigError(f"{cfg.path}: set `data.train_file` (see `speciarl data build-trainset`) or `data.synthetic`")
     return Path(cfg.data.train_file), [], None
 
 
@@ -109,9 +109,10 @@ def build_grpo_trainer(cfg: TrainConfig, *, judge: Any = None, callbacks: list |
     scorer = RolloutScorer(judge, scheme=cfg.reward.scheme, noise=cfg.reward.noise, noise_seed=cfg.reward.noise_seed,
                            scale=cfg.reward.scale, retry_budget_s=cfg.judge.retry_budget_s,
                            retry_interval_s=cfg.judge.retry_interval_s)
+    # the data is checked before the (possibly large, possibly remote) model is loaded
+    rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     model_path = resolve_model_path(cfg, words)
     model, processor = load_model(cfg, model_path)
-    rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     write_run_info(cfg, model_path, train_file)
     out = cfg.output_dir
     rollout_log = RolloutLog(out / "rollouts") if cfg.logging.rollouts else None
@@ -131,7 +132,21 @@ def run_train(config: str | Path, *, resume: str | bool | None = None,
     from .config import load_config
 
     cfg = load_config(config, trainer="grpo", overrides=overrides)
+    check_output_dir(cfg, resume)
     return train_and_save(build_grpo_trainer(cfg), cfg, resume)
+
+
+def check_output_dir(cfg: TrainConfig, resume: str | bool | None) -> None:
+    """A fresh start must not land beside another run's checkpoints: a later `--resume` would
+    silently continue from whichever checkpoint has the highest step."""
+    if resume:
+        return
+    existing = sorted(p.name for p in cfg.output_dir.glob("checkpoint-*") if p.is_dir()) if cfg.output_dir.is_dir() else []
+    if existing:
+        raise ConfigError(
+            f"{cfg.output_dir} already holds checkpoints of an earlier run ({', '.join(existing[:3])}"
+            f"{', …' if len(existing) > 3 else ''}): pass --resume to continue it, or set another output_dir"
+        )
 
 
 def train_and_save(trainer: Any, cfg: TrainConfig, resume: str | bool | None) -> Path:

@@ -36,9 +36,9 @@ def build_sft_trainer(cfg: Any, *, callbacks: list | None = None):
     from .run import load_model, lora_config, prepare_data, resolve_model_path, write_run_info
 
     train_file, words, _ = prepare_data(cfg)
+    rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     model_path = resolve_model_path(cfg, words)
     model, processor = load_model(cfg, model_path)
-    rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
     write_run_info(cfg, model_path, train_file)
     metrics = cfg.output_dir / "metrics.jsonl" if cfg.logging.metrics_jsonl else None
     dataset = to_dataset(sft_rows(rows, cfg.data.sft_target or SFT_TARGET))
@@ -49,7 +49,8 @@ def build_sft_trainer(cfg: Any, *, callbacks: list | None = None):
 def run_sft(config: str | Path, *, resume: str | bool | None = None, overrides: dict[str, Any] | None = None) -> Path:
     """`speciarl sft CONFIG`: returns the output folder (model or LoRA adapter)."""
     from .config import load_config
-    from .run import train_and_save
+    from .run import check_output_dir, train_and_save
 
     cfg = load_config(config, trainer="sft", overrides=overrides)
+    check_output_dir(cfg, resume)
     return train_and_save(build_sft_trainer(cfg), cfg, resume)
