@@ -60,7 +60,7 @@ def make(name, odds, n_predictions, seed, images_per_label=6):
     rows = []
     for (dataset, truth), options in ANSWERS.items():
         for image in range(images_per_label):
-            sample_id = f"{dataset}/test/{sorted(ANSWERS).index((dataset, truth)) * 100 + image}"
+            sample_id = f"{dataset}:test:{sorted(ANSWERS).index((dataset, truth)) * 100 + image}"
             for index in range(n_predictions):
                 category = draw(rng, odds, options)
                 if category is None:

@@ -426,6 +426,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     except KeyboardInterrupt:
         print("interrupted", file=sys.stderr)
         return 130
+    except BrokenPipeError:  # `speciarl ... | head`: the reader left; not an error of ours
+        import os
+
+        os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+        return 0
     except SpeciarlError as exc:  # bad input or config: a clear message, no traceback
         print(f"speciarl {args.command}: error: {exc}", file=sys.stderr)
         return 2

@@ -15,15 +15,15 @@ def _write(path, lines):
 def test_roundtrip_keeps_unknown_fields_and_parse_failure(tmp_path):
     src = tmp_path / "in.jsonl"
     rows = [
-        {"sample_id": "cub200/test/1", "dataset": "cub200", "ground_truth": "Laysan Albatross",
+        {"sample_id": "cub200:test:1", "dataset": "cub200", "ground_truth": "Laysan Albatross",
          "answer": "albatross", "category": "less specific", "my_column": [1, 2]},
-        {"sample_id": "cub200/test/2", "dataset": "cub200", "ground_truth": "Crested Auklet",
+        {"sample_id": "cub200:test:2", "dataset": "cub200", "ground_truth": "Crested Auklet",
          "answer": None, "category": None, "prediction_index": 3},
     ]
     _write(src, [json.dumps(r) for r in rows])
     records = read_records(src, required=GRADED_FIELDS)
     assert records[0].category is Category.LESS_SPECIFIC and records[0].extra == {"my_column": [1, 2]}
-    assert records[1].parse_failure and records[1].key == ("cub200/test/2", 3)
+    assert records[1].parse_failure and records[1].key == ("cub200:test:2", 3)
     out = tmp_path / "out.jsonl"
     write_records_atomic(out, records)
     again = [json.loads(l) for l in out.read_text().splitlines()]
