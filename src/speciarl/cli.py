@@ -224,10 +224,9 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
 
         judge = None
         if args.judge_config:
-            import yaml
+            from .judges import load_judge_config
 
-            with open(args.judge_config, encoding="utf-8") as fh:
-                judge = yaml.safe_load(fh)
+            judge = load_judge_config(args.judge_config)
         run_owc(args.inputs, args.out, semantic=args.semantic, judge_config=judge)
         return 0
 

@@ -53,10 +53,9 @@ def _scorer(judge_config: str | dict | None, scheme: str, retry_budget_s: float,
                           "or set SPECIARL_JUDGE_CONFIG")
     key = json.dumps([judge_config, scheme, retry_budget_s, retry_interval_s], sort_keys=True, default=str)
     if key not in _SCORERS:
-        from speciarl.configfile import load_yaml_config
-        from speciarl.judges import build_judge
+        from speciarl.judges import build_judge, load_judge_config
 
-        options = judge_config if isinstance(judge_config, dict) else load_yaml_config(judge_config)
+        options = judge_config if isinstance(judge_config, dict) else load_judge_config(judge_config)
         _SCORERS[key] = RolloutScorer(build_judge(dict(options)), scheme=scheme, retry_budget_s=retry_budget_s,
                                       retry_interval_s=retry_interval_s)
     return _SCORERS[key]

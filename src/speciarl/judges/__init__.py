@@ -10,8 +10,10 @@
 from __future__ import annotations
 
 import asyncio
+import os
 from typing import Any
 
+from ..configfile import load_yaml_config
 from ..errors import ConfigError
 from .base import SOURCES, BaseJudge, Judge, JudgeStats, Pair, Verdict, cache_key
 from .cache import Cache, RedisCache, SQLiteCache, default_cache_path, open_cache
@@ -23,7 +25,7 @@ __all__ = [
     "SOURCES", "BaseJudge", "Cache", "DEFAULT_LENGTH_CAP", "DEFAULT_REFUSALS", "FastPaths", "Judge",
     "JudgeStats", "OpenAIJudge", "PROMPT_VARIANTS", "Pair", "RedisCache", "SQLiteCache", "Taxonomy",
     "TaxonomyJudge", "Verdict", "build_judge", "cache_key", "default_cache_path", "lists_options",
-    "open_cache", "parse_reply",
+    "load_judge_config", "open_cache", "parse_reply",
 ]
 
 _COMMON = {"type", "cache", "length_cap", "fast_paths", "cache_lock_ttl", "cache_ttl"}
@@ -34,6 +36,16 @@ _OPENAI = {"base_url", "model", "prompt", "prompt_file", "labels", "concurrency"
 
 # Main-subject answers describe a scene: give them room before the length cap calls them wrong.
 _VARIANT_LENGTH_CAP = {"main_subject": 48}
+
+
+def load_judge_config(path: str | os.PathLike[str]) -> dict[str, Any]:
+    """A judge mapping from a YAML file: the file itself, or its `judge:` section (so an eval or
+    train config can be passed as it is). Errors name the file."""
+    data = load_yaml_config(path)
+    section = data.get("judge", data)
+    if not isinstance(section, dict):
+        raise ConfigError(f"{path}: `judge` must be a mapping")
+    return dict(section)
 
 
 def build_judge(config: dict[str, Any]) -> BaseJudge:

@@ -165,21 +165,13 @@ async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: Reco
 
 def judge_config_from_args(args: Any) -> dict[str, Any]:
     """A `build_judge` dict from `speciarl verify` flags (over an optional --judge-config YAML)."""
-    from pathlib import Path
-
     from ..errors import ConfigError
 
     config: dict[str, Any] = {}
     if getattr(args, "judge_config", None):
-        import yaml
+        from ..judges import load_judge_config
 
-        try:
-            loaded = yaml.safe_load(Path(args.judge_config).read_text(encoding="utf-8"))
-        except (OSError, yaml.YAMLError) as exc:
-            raise ConfigError(f"judge config {args.judge_config}: cannot read ({exc})") from None
-        if not isinstance(loaded, dict):
-            raise ConfigError(f"judge config {args.judge_config}: expected a mapping")
-        config.update(loaded.get("judge", loaded) if isinstance(loaded.get("judge"), dict) else loaded)
+        config.update(load_judge_config(args.judge_config))
     if args.judge:
         config["type"] = args.judge
     if "type" not in config:
