@@ -28,6 +28,7 @@ from typing import Any
 
 from ..answers import normalize
 from ..errors import SpeciarlError
+from ..judges.fastpaths import loose
 from ..records import Record
 
 _WORD = re.compile(r"[^\W_]+(?:[-'][^\W_]+)*")
@@ -48,7 +49,7 @@ def text_inclusion(ground_truth: str, answer: str | None) -> bool:
     """The normalised ground truth occurs inside the normalised answer ("samoyed" in "a samoyed dog")."""
     if answer is None:
         return False
-    truth, text = (" ".join(normalize(t).replace("-", " ").split()) for t in (ground_truth, answer))
+    truth, text = (loose(normalize(t)) for t in (ground_truth, answer))
     return bool(truth) and f" {truth} " in f" {text} "
 
 
