@@ -233,54 +233,51 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
-def _add_train_args(p: argparse.ArgumentParser) -> None:
-    p.add_argument("config", metavar="CONFIG.yaml", help="our sections (model, data, reward, judge, lora, logging) "
-                   "plus TRL trainer arguments at the top level; see configs/train/")
-    p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
-                   help="resume from the latest checkpoint in output_dir (or the given checkpoint folder)")
-    p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
-                   help="override a config key (dotted for sections, e.g. reward.scheme=binary; value is YAML)")
+def _trainer_command(name: str, help: str, description: str, runner: str, done: str):
+    """`speciarl train` and `speciarl sft` take the same arguments and differ only in the runner."""
+
+    def add(sub: argparse._SubParsersAction) -> None:
+        p = sub.add_parser(name, help=help, description=description)
+        p.add_argument("config", metavar="CONFIG.yaml", help="our sections (model, data, reward, judge, lora, "
+                       "logging) plus TRL trainer arguments at the top level; see configs/train/")
+        p.add_argument("--resume", nargs="?", const=True, default=None, metavar="CHECKPOINT",
+                       help="resume from the latest checkpoint in output_dir (or the given checkpoint folder)")
+        p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
+                       help="override a config key (dotted for sections, e.g. reward.scheme=binary; value is YAML)")
+
+        def handler(args: argparse.Namespace) -> int:
+            import importlib
+
+            from .train.config import parse_overrides
+
+            module, function = runner.rsplit(".", 1)
+            run = getattr(importlib.import_module(module, __package__), function)
+            out = run(args.config, resume=args.resume, overrides=parse_overrides(args.set))
+            print(f"{done} in {out}")
+            return 0
+
+        p.set_defaults(handler=handler)
+
+    return add
 
 
-def _add_train(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "train",
-        help="GRPO / Dr.GRPO / DAPO fine-tuning with the SpeciaRL reward (TRL), on a config file",
-        description="RL fine-tuning on TRL's GRPOTrainer: rollouts judged into six categories, rewards from "
-        "the configured scheme on whole groups (also across processes). Launch multi-GPU runs with "
-        "`accelerate launch --config_file configs/accelerate/<...>.yaml -m speciarl.cli train CONFIG`.",
-    )
-    _add_train_args(p)
-
-    def handler(args: argparse.Namespace) -> int:
-        from .train.config import parse_overrides
-        from .train.run import run_train
-
-        out = run_train(args.config, resume=args.resume, overrides=parse_overrides(args.set))
-        print(f"trained model (or LoRA adapter) in {out}")
-        return 0
-
-    p.set_defaults(handler=handler)
-
-
-def _add_sft(sub: argparse._SubParsersAction) -> None:
-    p = sub.add_parser(
-        "sft",
-        help="supervised fine-tuning baseline (TRL SFTTrainer): think/answer replies with the true label",
-        description="The paper's SFT baseline on the same data, model and LoRA sections as `speciarl train`; "
-        "top-level keys are TRL SFTConfig arguments.",
-    )
-    _add_train_args(p)
-
-    def handler(args: argparse.Namespace) -> int:
-        from .train.config import parse_overrides
-        from .train.sft import run_sft
-
-        out = run_sft(args.config, resume=args.resume, overrides=parse_overrides(args.set))
-        print(f"fine-tuned model (or LoRA adapter) in {out}")
-        return 0
-
-    p.set_defaults(handler=handler)
+_add_train = _trainer_command(
+    "train",
+    help="GRPO / Dr.GRPO / DAPO fine-tuning with the SpeciaRL reward (TRL), on a config file",
+    description="RL fine-tuning on TRL's GRPOTrainer: rollouts judged into six categories, rewards from "
+    "the configured scheme on whole groups (also across processes). Launch multi-GPU runs with "
+    "`accelerate launch --config_file configs/accelerate/<...>.yaml -m speciarl.cli train CONFIG`.",
+    runner=".train.run.run_train",
+    done="trained model (or LoRA adapter)",
+)
+_add_sft = _trainer_command(
+    "sft",
+    help="supervised fine-tuning baseline (TRL SFTTrainer): think/answer replies with the true label",
+    description="The paper's SFT baseline on the same data, model and LoRA sections as `speciarl train` "
+    "(reward and judge are not used); top-level keys are TRL SFTConfig arguments.",
+    runner=".train.sft.run_sft",
+    done="fine-tuned model (or LoRA adapter)",
+)
 
 
 def _add_export(sub: argparse._SubParsersAction) -> None:
