@@ -47,7 +47,7 @@ def _add_verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("input", metavar="IN.jsonl", help="prediction records")
     p.add_argument("--output", "-o", required=True, metavar="OUT.jsonl", help="graded records (appended, resumable)")
     p.add_argument("--judge", choices=("openai", "taxonomy"), help="judge type (or give --judge-config)")
-    p.add_argument("--judge-config", metavar="YAML", help="a judge config mapping (see README); flags override it")
+    p.add_argument("--judge-config", metavar="YAML", help="a judge config file: a mapping, or a config with a judge: section (see docs/judges.md); flags override it")
     p.add_argument("--base-url", help="OpenAI-compatible server, e.g. http://127.0.0.1:8000/v1")
     p.add_argument("--model", help="model name the server serves")
     p.add_argument("--prompt", help="judge prompt: single (default), main_subject, binary, or a prompt file path")

@@ -87,7 +87,7 @@ class _Retry(Exception):
 
 
 class OpenAIJudge(BaseJudge):
-    """Grades pairs with a chat model; see the module docstring and README for every option.
+    """Grades pairs with a chat model; see the module docstring and docs/judges.md for every option.
 
     choice_field: how to ask the server for choice-constrained output — "structured_outputs"
     (vLLM >= 0.12), "guided_choice" (older vLLM) or "none" (servers that reject unknown fields).
