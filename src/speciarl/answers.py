@@ -22,7 +22,7 @@ def _keep(char: str) -> bool:
     if char.isspace():
         return True
     kind = unicodedata.category(char)
-    return kind[0] in "LN" or kind == "Pd"
+    return kind[0] == "L" or kind in ("Nd", "Pd")  # letters, decimal digits, dash punctuation
 
 
 def normalize(text: str) -> str:

@@ -58,6 +58,7 @@ def test_extract_answer(completion, expected):
         ("日本の犬!", "日本の犬"),
         ("a\tb\nc", "a b c"),
         ("!!!", ""),
+        ("x² Ⅻ ٣", "x ٣"),  # superscripts and Roman numerals are not decimal digits; Arabic-Indic ٣ is
     ],
 )
 def test_normalize(text, expected):
