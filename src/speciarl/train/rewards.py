@@ -79,6 +79,7 @@ class RolloutScorer:
     def __post_init__(self) -> None:
         self._scheme = get_reward_scheme(self.scheme)  # unknown names fail at config time
         self.__name__ = "speciarl"  # TRL names the reward's metrics after this
+        self._calls = 0  # the reward-function form's own step count, so noise differs per call
 
     # -- per process -------------------------------------------------------------------------------
     def grade(self, ground_truths: Sequence[str], completions: Sequence[str]) -> Graded:
@@ -129,7 +130,8 @@ class RolloutScorer:
         graded = self.grade(ground_truth, [completion_text(c) for c in completions])
         if graded.error:
             raise JudgeOutageError(f"judge failed after {self.retry_budget_s:g}s of retries: {graded.error}")
-        return self.rewards(sample_id, self.with_noise(graded.codes, step=0))
+        self._calls += 1
+        return self.rewards(sample_id, self.with_noise(graded.codes, step=self._calls))
 
 
 def check_groups(sample_ids: Sequence[str], num_generations: int) -> None:
