@@ -39,10 +39,12 @@ report-example: $(VENV)/.installed
 ifeq ($(VERL),1)
 test: $(VENV)/.installed $(VERL_VENV)/.installed
 	bash tools/ensure_redis.sh
+	bash tools/ensure_chromium.sh
 	SPECIARL_VERL_PATH=$(VERL_SITE) $(BIN)/python -m pytest -q
 else
 test: $(VENV)/.installed
 	bash tools/ensure_redis.sh
+	bash tools/ensure_chromium.sh
 	$(BIN)/python -m pytest -q
 endif
 

@@ -36,6 +36,28 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_gallery(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "gallery",
+        help="a static HTML gallery of the answers (runs side by side, filters, per-class page)",
+        description="Build a static site (open DIR/index.html from disk: no server, no network) showing each "
+        "image with its ground truth and every run's answer and category; filters by dataset, class, category "
+        "and transitions between runs, text search, counts, completions, and a per-class page. See docs/gallery.md.",
+    )
+    p.add_argument("inputs", nargs="+", metavar="RUN", help="graded records files or `speciarl eval` run directories")
+    p.add_argument("--out", required=True, metavar="DIR", help="output directory (thumbnails there are reused)")
+    p.add_argument("--name", action="append", default=None, metavar="NAME",
+                   help="display name of each run, in input order (default: run name or file stem)")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .report.gallery import run_gallery
+
+        run_gallery(args.inputs, args.out, names=args.name)
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 def _add_verify(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "verify",
@@ -388,6 +410,7 @@ def _add_demo(sub: argparse._SubParsersAction) -> None:
 # Subcommand registry, in the order `--help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
+    _add_gallery,
     _add_verify,
     _add_eval,
     _add_data,

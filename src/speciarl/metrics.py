@@ -175,3 +175,22 @@ def predictions_by_sample(records: Iterable[Record]) -> dict[str, dict[str, list
         dataset: {sid: [c for _, c in sorted(preds, key=lambda p: p[0])] for sid, preds in samples.items()}
         for dataset, samples in grouped.items()
     }
+
+
+def per_class_counts(
+    labelled: Iterable[tuple[str, str, Category | None]],
+) -> dict[tuple[str, str], dict[str, float]]:
+    """(dataset, ground truth) → category counts, from (dataset, ground truth, category) triples.
+
+    Streams: a caller passes one triple per prediction (or per sample's best-of-N category) and
+    keeps nothing else; `summarize_counts` of each value is that class's Summary.
+    """
+    counts: dict[tuple[str, str], dict[str, float]] = defaultdict(lambda: defaultdict(float))
+    for dataset, ground_truth, category in labelled:
+        counts[(dataset, ground_truth)][_key(category)] += 1
+    return {key: dict(value) for key, value in counts.items()}
+
+
+def per_class_summaries(labelled: Iterable[tuple[str, str, Category | None]]) -> dict[tuple[str, str], Summary]:
+    """Per class (dataset, ground truth): the same metrics as `summarize` on that class's predictions."""
+    return {key: summarize_counts(value) for key, value in per_class_counts(labelled).items()}

@@ -1,0 +1,174 @@
+"""What the gallery shows, gathered in one streaming pass per run: samples joined by `sample_id`,
+per run the best answer and category of each sample and its category histogram (best-of-N), and
+the per-class tables. Completions are not kept here: `iter_details` streams them a second time.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+from collections.abc import Iterator, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from ..categories import LABELS, Category, order
+from ..errors import SpeciarlError
+from ..metrics import PARSE_FAILURE
+from ..records import GRADED_FIELDS, iter_records
+from .per_class import ClassAccumulator
+
+# Category codes in the page: the six labels in order, then parse failure; -1 = sample not in the run.
+CODES: tuple[str, ...] = (*LABELS, PARSE_FAILURE)
+PARSE_CODE = len(LABELS)
+ABSENT = -1
+
+
+def code_of(category: Category | None) -> int:
+    return PARSE_CODE if category is None else LABELS.index(category.value)
+
+
+@dataclass
+class RunInput:
+    """One run to show: its graded records file and where relative image paths may be rooted."""
+
+    name: str
+    path: Path
+    image_roots: list[Path]
+
+
+@dataclass
+class SampleRun:
+    """One sample in one run: its best prediction so far and the histogram of its categories."""
+
+    best_order: int
+    best_code: int
+    best_index: int
+    answer: str | None
+    hist: list[int]
+
+
+@dataclass
+class SampleInfo:
+    dataset: str
+    ground_truth: str
+    image: str | None
+    first_seen: str
+
+
+@dataclass
+class GalleryData:
+    runs: list[RunInput]
+    samples: dict[str, SampleInfo] = field(default_factory=dict)
+    per_run: list[dict[str, SampleRun]] = field(default_factory=list)
+    n_per_run: list[int] = field(default_factory=list)
+    classes: list[dict[tuple[str, str], dict[str, Any]]] = field(default_factory=list)
+
+    def ordered_ids(self) -> list[str]:
+        """Samples grouped by dataset, then class, then id: neighbours on a page are the same class."""
+        return sorted(self.samples, key=lambda s: (self.samples[s].dataset, self.samples[s].ground_truth, s))
+
+
+def resolve_inputs(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None) -> list[RunInput]:
+    """Graded-record files or `speciarl eval` run directories (their verified.jsonl) as named runs."""
+    if names and len(names) != len(inputs):
+        raise SpeciarlError(f"--name given {len(names)} times for {len(inputs)} inputs")
+    runs: list[RunInput] = []
+    for i, item in enumerate(inputs):
+        path = Path(item)
+        if path.is_dir():
+            records = path / "verified.jsonl"
+            if not records.is_file():
+                raise SpeciarlError(f"{path}: a directory without verified.jsonl (give a run directory of "
+                                    "`speciarl eval` or a graded records file)")
+            name = path.name
+            run_json = path / "run.json"
+            if run_json.is_file():
+                try:
+                    name = json.loads(run_json.read_text(encoding="utf-8")).get("name") or name
+                except ValueError:
+                    pass
+        elif path.is_file():
+            records, name = path, path.stem
+        else:
+            raise SpeciarlError(f"{path}: no such file or directory")
+        roots = [Path.cwd(), *records.resolve().parents]
+        runs.append(RunInput(name=names[i] if names else name, path=records, image_roots=roots))
+    if not names:
+        taken = [r.name for r in runs]
+        for r in runs:
+            if taken.count(r.name) > 1:
+                r.name = f"{r.path.parent.name}/{r.path.stem}" if r.path.stem != "verified" else r.path.parent.name
+    chosen = [r.name for r in runs]
+    if len(set(chosen)) != len(chosen):
+        raise SpeciarlError(f"run names are not unique: {chosen}; pass --name for each input")
+    return runs
+
+
+def find_image(value: Any, roots: Sequence[Path]) -> Path | None:
+    """An existing image file for a record's `image` field: absolute, or relative to one of `roots`."""
+    if not isinstance(value, str) or not value:
+        return None
+    path = Path(value)
+    if path.is_absolute():
+        return path if path.is_file() else None
+    for root in roots:
+        candidate = root / path
+        if candidate.is_file():
+            return candidate.resolve()
+    return None
+
+
+def collect(runs: Sequence[RunInput], with_images: bool = True) -> GalleryData:
+    """One pass over each run's records: join by sample_id, keep the best answer per sample."""
+    data = GalleryData(runs=list(runs))
+    for run in runs:
+        table: dict[str, SampleRun] = {}
+        acc = ClassAccumulator()
+        image_misses: dict[str, None] = {}
+        for record in iter_records(run.path, required=GRADED_FIELDS):
+            sid = record.sample_id
+            info = data.samples.get(sid)
+            if info is None:
+                info = data.samples[sid] = SampleInfo(record.dataset, record.ground_truth, None, run.name)
+            elif (info.dataset, info.ground_truth) != (record.dataset, record.ground_truth):
+                raise SpeciarlError(
+                    f"{run.path}: sample {sid!r} is ({record.dataset!r}, {record.ground_truth!r}) here but "
+                    f"({info.dataset!r}, {info.ground_truth!r}) in run {info.first_seen!r}; runs compared side "
+                    "by side must share sample ids")
+            if with_images and info.image is None and sid not in image_misses:
+                found = find_image(record.extra.get("image"), run.image_roots)
+                if found is None:
+                    image_misses[sid] = None
+                else:
+                    info.image = str(found)
+            code, rank = code_of(record.category), order(record.category)
+            state = table.get(sid)
+            if state is None:
+                state = table[sid] = SampleRun(rank, code, record.prediction_index, record.answer, [0] * len(CODES))
+            elif (rank, -record.prediction_index) > (state.best_order, -state.best_index):
+                state.best_order, state.best_code, state.best_index, state.answer = (
+                    rank, code, record.prediction_index, record.answer)
+            state.hist[code] += 1
+            acc.add(record.dataset, record.ground_truth, record.category, record.answer)
+        if not table:
+            raise SpeciarlError(f"{run.path}: no records")
+        data.per_run.append(table)
+        data.n_per_run.append(max(sum(s.hist) for s in table.values()))
+        data.classes.append(acc.finish())
+    return data
+
+
+def best_of_n_by_class(data: GalleryData, run_index: int) -> dict[tuple[str, str], list[int]]:
+    """Per class, the histogram of each sample's best category in one run (for best-of-N tables)."""
+    out: dict[tuple[str, str], list[int]] = {}
+    for sid, state in data.per_run[run_index].items():
+        info = data.samples[sid]
+        out.setdefault((info.dataset, info.ground_truth), [0] * len(CODES))[state.best_code] += 1
+    return out
+
+
+def iter_details(run: RunInput) -> Iterator[tuple[str, list[Any]]]:
+    """(sample_id, [prediction_index, code, answer, completion]) for every record of a run."""
+    for record in iter_records(run.path, required=GRADED_FIELDS):
+        yield record.sample_id, [record.prediction_index, code_of(record.category), record.answer, record.completion]

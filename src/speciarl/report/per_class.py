@@ -1,0 +1,105 @@
+"""Per-class numbers of a run: the metrics of each class (dataset, ground truth), what the model says
+instead of the right label, and which classes gained or lost most between two runs.
+
+The numbers come from `speciarl.metrics.per_class_counts` / `summarize_counts` — the same code as
+summary.json — fed one (dataset, ground truth, category) triple per prediction while the records
+stream past, so nothing but counts is kept.
+"""
+
+from __future__ import annotations
+
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from ..categories import Category
+from ..metrics import per_class_counts, summarize_counts
+
+TOP_ANSWERS = 5
+
+
+class ClassAccumulator:
+    """Collects one run's predictions class by class: categories, wrong and less-specific answers.
+
+    Not thread-safe: one accumulator per run, fed from one thread.
+    """
+
+    FOLD_EVERY = 65536  # triples buffered before they are folded into counts (bounded memory)
+
+    def __init__(self) -> None:
+        self._triples: list[tuple[str, str, Category | None]] = []
+        self._counts: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self._wrong: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+        self._less: dict[tuple[str, str], Counter[str]] = defaultdict(Counter)
+
+    def add(self, dataset: str, ground_truth: str, category: Category | None, answer: str | None) -> None:
+        self._triples.append((dataset, ground_truth, category))
+        if len(self._triples) >= self.FOLD_EVERY:
+            self._fold()
+        text = (answer or "").strip()
+        if not text:
+            return
+        if category is Category.WRONG:
+            self._wrong[(dataset, ground_truth)][text] += 1
+        elif category is Category.LESS_SPECIFIC:
+            self._less[(dataset, ground_truth)][text] += 1
+
+    def _fold(self) -> None:
+        for key, value in per_class_counts(self._triples).items():
+            self._counts[key].update(value)
+        self._triples.clear()
+
+    def finish(self) -> dict[tuple[str, str], dict[str, Any]]:
+        """class → {summary, wrong_answers, less_specific_answers} (answers as [text, count], most frequent first)."""
+        self._fold()
+        counts = self._counts
+        return {
+            key: {
+                "summary": summarize_counts(dict(value)).to_dict(),
+                "wrong_answers": [list(p) for p in self._wrong[key].most_common(TOP_ANSWERS)] if key in self._wrong else [],
+                "less_specific_answers": [list(p) for p in self._less[key].most_common(TOP_ANSWERS)]
+                if key in self._less else [],
+            }
+            for key, value in sorted(counts.items())
+        }
+
+
+def per_class_from_records(records: Iterable[Any]) -> dict[tuple[str, str], dict[str, Any]]:
+    """The per-class table of one run's graded records (Record objects)."""
+    acc = ClassAccumulator()
+    for r in records:
+        acc.add(r.dataset, r.ground_truth, r.category, r.answer)
+    return acc.finish()
+
+
+def class_changes(
+    base: Mapping[tuple[str, str], Mapping[str, Any]], other: Mapping[tuple[str, str], Mapping[str, Any]],
+    metric: str = "hm",
+) -> list[dict[str, Any]]:
+    """Classes present in both runs with the change of each metric, sorted by the change of `metric`
+    (largest gain first; the tail holds the largest losses)."""
+    rows = []
+    for key in sorted(base.keys() & other.keys()):
+        a, b = base[key]["summary"], other[key]["summary"]
+        if a["count"] == 0 or b["count"] == 0:
+            continue
+        rows.append({
+            "dataset": key[0], "class": key[1],
+            **{f"delta_{m}": b[m] - a[m] for m in ("correctness", "specificity", "hm")},
+            "base": {m: a[m] for m in ("count", "correctness", "specificity", "hm")},
+            "other": {m: b[m] for m in ("count", "correctness", "specificity", "hm")},
+        })
+    rows.sort(key=lambda r: (-r[f"delta_{metric}"], r["dataset"], r["class"]))
+    return rows
+
+
+def per_class_json(runs: Mapping[str, Mapping[tuple[str, str], Mapping[str, Any]]]) -> dict[str, Any]:
+    """A JSON-friendly form: {"runs": {name: [{dataset, class, ...}]}, "changes": {"B vs A": [...]}}."""
+    names: Sequence[str] = list(runs)
+    out: dict[str, Any] = {"runs": {
+        name: [{"dataset": k[0], "class": k[1], **v} for k, v in sorted(table.items())] for name, table in runs.items()
+    }}
+    if len(names) > 1:
+        base = names[0]
+        out["changes"] = {f"{name} vs {base}": class_changes(runs[base], runs[name]) for name in names[1:]}
+    return out
