@@ -7,7 +7,7 @@ predictions, best-of-N and the unbiased best-of-k estimate (expected counts).
 from __future__ import annotations
 
 import math
-from collections import defaultdict
+from collections import Counter, defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
@@ -194,3 +194,120 @@ def per_class_counts(
 def per_class_summaries(labelled: Iterable[tuple[str, str, Category | None]]) -> dict[tuple[str, str], Summary]:
     """Per class (dataset, ground truth): the same metrics as `summarize` on that class's predictions."""
     return {key: summarize_counts(value) for key, value in per_class_counts(labelled).items()}
+
+# Category codes of the streaming path (records.CATEGORY_CODES): 0 = parse failure, then worst to best,
+# so a sample's best prediction is simply its highest code with a non-zero count.
+CODE_KEYS: tuple[str, ...] = (PARSE_FAILURE, *(c.value for c in Category))
+
+
+class DuplicatePrediction(ValueError):
+    """The same (sample_id, prediction_index) was added twice (it would double-count)."""
+
+    def __init__(self, sample_id: str, index: int):
+        self.sample_id, self.index = sample_id, index
+        super().__init__(f"duplicate record for sample {sample_id!r} prediction_index {index}")
+
+
+class RunTally:
+    """One streaming pass over a run's graded predictions, with per-sample state only as small as
+    best-of-N / best-of-k need: per sample its dataset, a bitset of the prediction indexes seen (the
+    duplicate check) and a count per category (7 small ints), never the records themselves.
+    Memory grows with the number of distinct samples (~0.2 kB each), not with N or the file size.
+
+    `add` takes the compact form `records.iter_keys` yields; `add_record` takes a `Record`.
+    Not thread-safe (feed it from one thread).
+    """
+
+    def __init__(self) -> None:
+        # sample_id -> [dataset, seen-bits, count of code 0 .. count of code 6]
+        self._samples: dict[str, list[Any]] = {}
+        # (dataset, sample_id) -> counts, only for a sample id reused across datasets (rare)
+        self._split: dict[tuple[str, str], list[Any]] = {}
+        self._names: dict[str, str] = {}
+        self.predictions = 0
+
+    def add(self, sample_id: str, dataset: str, index: int, code: int) -> None:
+        """Count one prediction; raises DuplicatePrediction for a (sample_id, index) seen before."""
+        state = self._samples.get(sample_id)
+        if state is None:
+            dataset = self._names.setdefault(dataset, dataset)
+            state = self._samples[sample_id] = [dataset, 0, 0, 0, 0, 0, 0, 0, 0]
+        bit = 1 << index
+        if state[1] & bit:
+            raise DuplicatePrediction(sample_id, index)
+        state[1] |= bit
+        if state[0] != dataset:
+            key = (dataset, sample_id)
+            state = self._split.get(key) or self._split.setdefault(key, [dataset, 0, 0, 0, 0, 0, 0, 0, 0])
+        state[2 + code] += 1
+        self.predictions += 1
+
+    def add_record(self, record: Record) -> None:
+        self.add(record.sample_id, record.dataset, record.prediction_index, order(record.category) + 1)
+
+    def _states(self) -> Iterable[list[Any]]:
+        for state in self._samples.values():
+            if sum(state[2:]):  # all of a split sample's predictions may live in _split
+                yield state
+        yield from self._split.values()
+
+    def vectors(self) -> dict[str, Counter[tuple[int, ...]]]:
+        """dataset -> how many samples have each category-count vector (indexed by code)."""
+        out: dict[str, Counter[tuple[int, ...]]] = defaultdict(Counter)
+        for state in self._states():
+            out[state[0]][tuple(state[2:])] += 1
+        return dict(out)
+
+
+def _vector_counts(vector: Sequence[int]) -> dict[str, float]:
+    return {CODE_KEYS[code]: float(n) for code, n in enumerate(vector) if n}
+
+
+def _add_scaled(total: dict[str, float], counts: Mapping[str, float], times: int) -> None:
+    for key, value in counts.items():
+        total[key] = total.get(key, 0.0) + value * times
+
+
+def counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
+    """Category counts over every prediction of samples given as {count vector: number of samples}."""
+    total: dict[str, float] = {}
+    for vector, times in vectors.items():
+        _add_scaled(total, _vector_counts(vector), times)
+    return total
+
+
+def best_counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
+    """Best-of-N category counts: per sample its highest-ranked code (codes are in `order`)."""
+    total: dict[str, float] = {}
+    for vector, times in vectors.items():
+        best = max(code for code, n in enumerate(vector) if n)
+        total[CODE_KEYS[best]] = total.get(CODE_KEYS[best], 0.0) + times
+    return total
+
+
+def best_of_k_counts_of_vectors(vectors: Mapping[tuple[int, ...], int], k: int) -> dict[str, float]:
+    """`best_of_k_counts` for samples given as {count vector: number of samples}.
+
+    Summing C(i, k-1) over the positions i of one category's predictions in the ranked list telescopes
+    (hockey-stick identity) to C(above, k) - C(below, k), where below/above count the predictions
+    ranked under the category / under or in it: seven terms per sample instead of N.
+    """
+    if k < 1:
+        raise ValueError(f"k must be >= 1, got {k}")
+    total: dict[str, float] = {}
+    comb: list[int] = []
+    for vector, times in vectors.items():
+        n = sum(vector)
+        if n < k:
+            raise ValueError(f"best-of-{k} needs at least {k} predictions per sample, one sample has {n}")
+        while len(comb) <= n:
+            comb.append(math.comb(len(comb), k))
+        below, whole = 0, comb[n]
+        for code, count in enumerate(vector):
+            if count:
+                above = below + count
+                share = (comb[above] - comb[below]) / whole
+                if share:
+                    total[CODE_KEYS[code]] = total.get(CODE_KEYS[code], 0.0) + share * times
+                below = above
+    return total

@@ -9,8 +9,8 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import SpeciarlError
-from ..records import GRADED_FIELDS, check_unique, read_records, write_atomic
-from .summary import summarize_run
+from ..records import write_atomic
+from .summary import summarize_tally, tally_file
 from .tables import markdown_report, print_terminal_table
 
 
@@ -30,16 +30,15 @@ def run_names(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | N
 
 
 def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Read and validate every input, then compute every number; nothing is written here."""
+    """Read and validate every input (one streaming pass each), then compute every number; nothing is written here."""
     runs: dict[str, Any] = {}
     for name, path in zip(run_names(inputs, names), inputs):
         if not Path(path).is_file():
             raise SpeciarlError(f"{path}: no such file")
-        records = read_records(path, required=GRADED_FIELDS)
-        check_unique(records, path)
-        if not records:
+        tally = tally_file(path)
+        if not tally.predictions:
             raise SpeciarlError(f"{path}: no records")
-        runs[name] = {"file": str(path), **summarize_run(records)}
+        runs[name] = {"file": str(path), **summarize_tally(tally)}
     return {"runs": runs}
 
 

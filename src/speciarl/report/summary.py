@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import os
+from collections.abc import Iterable
 from typing import Any
 
 from ..metrics import (
-    GROUP_ORDER, Summary, best_of_n, group_of, macro_average, predictions_by_sample, summarize,
-    unbiased_best_of_k,
+    GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors, counts_of_vectors,
+    group_of, macro_average, summarize_counts,
 )
-from ..records import Record
+from ..records import GRADED_FIELDS, Record, RecordError, iter_keys
 
 
 def _levels(per_dataset: dict[str, Summary]) -> dict[str, Any]:
@@ -33,28 +34,48 @@ def k_values(n: int) -> list[int]:
     return ks + [n]
 
 
-def summarize_run(records: Sequence[Record]) -> dict[str, Any]:
+def summarize_run(records: Iterable[Record]) -> dict[str, Any]:
+    """All numbers of one run from Record objects (see `summarize_tally`)."""
+    tally = RunTally()
+    for record in records:
+        tally.add_record(record)
+    return summarize_tally(tally)
+
+
+def tally_file(path: str | os.PathLike[str]) -> RunTally:
+    """One streaming pass over a graded record file: validated line by line (errors name file, line and
+    field), duplicates rejected, memory bounded by the number of distinct samples."""
+    tally = RunTally()
+    add = tally.add
+    try:
+        for line, (sample_id, dataset, index, code) in iter_keys(path, required=GRADED_FIELDS):
+            add(sample_id, dataset, index, code)
+    except DuplicatePrediction as exc:
+        raise RecordError(path, line, "sample_id", str(exc)) from None
+    return tally
+
+
+def summarize_tally(tally: RunTally) -> dict[str, Any]:
     """All numbers of one run. With N > 1 predictions per sample, the main numbers are over all
     predictions (the expected single-sample quality) and best-of-N / best-of-k are added."""
-    by_sample = predictions_by_sample(records)
-    sizes = [len(preds) for samples in by_sample.values() for preds in samples.values()]
+    by_dataset = tally.vectors()
+    sizes = [sum(vector) for vectors in by_dataset.values() for vector in vectors]
+    samples = sum(times for vectors in by_dataset.values() for times in vectors.values())
     n_min, n_max = (min(sizes), max(sizes)) if sizes else (0, 0)
-    per_dataset = {
-        dataset: summarize(c for preds in samples.values() for c in preds) for dataset, samples in by_sample.items()
-    }
+    per_dataset = {dataset: summarize_counts(counts_of_vectors(vectors)) for dataset, vectors in by_dataset.items()}
     out: dict[str, Any] = {
-        "predictions": len(records),
-        "samples": len(sizes),
+        "predictions": tally.predictions,
+        "samples": samples,
         "predictions_per_sample": {"min": n_min, "max": n_max},
         **_levels(per_dataset),
     }
     if n_max > 1:
-        best = {dataset: best_of_n(samples.values()) for dataset, samples in by_sample.items()}
+        best = {dataset: summarize_counts(best_counts_of_vectors(vectors)) for dataset, vectors in by_dataset.items()}
         out["best_of_n"] = {"n": n_max, **_levels(best)}
         # the unbiased estimate needs k <= n for every sample: use the smallest N
         out["best_of_k"] = {
             str(k): macro_average(
-                [unbiased_best_of_k(list(samples.values()), k) for samples in by_sample.values()]
+                [summarize_counts(best_of_k_counts_of_vectors(vectors, k)) for vectors in by_dataset.values()]
             ).to_dict()
             for k in k_values(n_min)
         }

@@ -1,0 +1,157 @@
+"""The streaming report path (records.iter_keys + metrics.RunTally) gives the same numbers and the
+same errors as the record-by-record path it replaced, with compact per-sample state."""
+
+import json
+import random
+
+import pytest
+
+from speciarl.categories import LABELS
+from speciarl.metrics import (
+    GROUP_ORDER, best_of_n, group_of, macro_average, predictions_by_sample, summarize, unbiased_best_of_k,
+)
+from speciarl.records import (
+    GRADED_FIELDS, KeySet, Record, RecordError, completed_keys, completed_keyset, iter_json_lines, iter_keys,
+    key_fields, read_records,
+)
+from speciarl.report.summary import k_values, summarize_run, summarize_tally, tally_file
+
+
+def _write_run(path, seed, datasets=("cub200", "food101", "stanford_cars", "mine"), samples=40, n_range=(3, 9)):
+    rng = random.Random(seed)
+    rows = []
+    for s in range(samples):
+        dataset = datasets[s % len(datasets)]
+        for i in range(rng.randint(*n_range)):
+            category = rng.choice([*LABELS, None, "specific", "specific"])
+            rows.append({"sample_id": f"{dataset}:{s}", "dataset": dataset, "ground_truth": f"class {s}",
+                         "prediction_index": i, "answer": None if category is None else f"a{i}",
+                         "category": category, "completion": "<think>…</think>"})
+    rng.shuffle(rows)  # eval appends chunks as they finish: a sample's predictions are scattered
+    path.write_text("".join(json.dumps(r, ensure_ascii=False) + "\n" for r in rows), encoding="utf-8")
+    return path
+
+
+def _levels(per_dataset):
+    groups = {}
+    for dataset, summary in per_dataset.items():
+        groups.setdefault(group_of(dataset), []).append(summary)
+    return {"datasets": {d: s.to_dict() for d, s in sorted(per_dataset.items())},
+            "groups": {g: macro_average(groups[g]).to_dict() for g in GROUP_ORDER if g in groups},
+            "overall": macro_average(list(per_dataset.values())).to_dict()}
+
+
+def _reference(records):
+    """The numbers computed the old way: every record in memory, public metrics functions."""
+    by_sample = predictions_by_sample(records)
+    sizes = [len(p) for samples in by_sample.values() for p in samples.values()]
+    out = {"predictions": len(records), "samples": len(sizes),
+           "predictions_per_sample": {"min": min(sizes), "max": max(sizes)},
+           **_levels({d: summarize(c for p in samples.values() for c in p) for d, samples in by_sample.items()})}
+    out["best_of_n"] = {"n": max(sizes), **_levels({d: best_of_n(samples.values()) for d, samples in by_sample.items()})}
+    out["best_of_k"] = {str(k): macro_average([unbiased_best_of_k(list(samples.values()), k)
+                                               for samples in by_sample.values()]).to_dict()
+                        for k in k_values(min(sizes))}
+    return out
+
+
+def _assert_close(actual, expected, where="summary"):
+    if isinstance(expected, dict):
+        assert set(actual) == set(expected), where
+        for key in expected:
+            _assert_close(actual[key], expected[key], f"{where}.{key}")
+    elif isinstance(expected, float):
+        assert actual == pytest.approx(expected, abs=1e-12), where
+    else:
+        assert actual == expected, where
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_streaming_summary_equals_the_in_memory_computation(tmp_path, seed):
+    path = _write_run(tmp_path / "run.jsonl", seed)
+    records = read_records(path, required=GRADED_FIELDS)
+    expected = _reference(records)
+    _assert_close(summarize_tally(tally_file(path)), expected)
+    _assert_close(summarize_run(records), expected)
+
+
+def test_a_sample_id_reused_in_two_datasets_counts_in_each(tmp_path):
+    rows = [{"sample_id": "x", "dataset": "cub200", "ground_truth": "a", "answer": "a", "category": "specific",
+             "prediction_index": 0},
+            {"sample_id": "x", "dataset": "food101", "ground_truth": "b", "answer": "c", "category": "wrong",
+             "prediction_index": 1}]
+    path = tmp_path / "r.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    summary = summarize_tally(tally_file(path))
+    assert summary["datasets"]["cub200"]["shares"]["specific"] == 1.0
+    assert summary["datasets"]["food101"]["shares"]["wrong"] == 1.0
+    assert summary["samples"] == 2
+    _assert_close(summary, {k: v for k, v in _reference(read_records(path)).items()
+                            if k not in ("best_of_n", "best_of_k")})
+
+
+def test_duplicate_names_the_line_of_the_second_copy(tmp_path):
+    path = _write_run(tmp_path / "run.jsonl", 0)
+    lines = path.read_text().splitlines()
+    lines.insert(7, lines[2])
+    path.write_text("\n".join(lines) + "\n")
+    with pytest.raises(RecordError) as info:
+        tally_file(path)
+    assert info.value.line == 8 and info.value.field == "sample_id" and "duplicate record" in str(info.value)
+
+
+GOOD = {"sample_id": "s", "dataset": "d", "ground_truth": "g", "answer": "a", "category": "specific"}
+
+
+@pytest.mark.parametrize("change", [
+    {}, {"category": None}, {"sample_id": 7}, {"split": 3}, {"split": None}, {"prediction_index": True},
+    {"prediction_index": -2}, {"prediction_index": 2.0}, {"prediction_index": 5}, {"answer": 5},
+    {"completion": ["x"]}, {"category": "Specific"}, {"category": 3}, {"dataset": None}, {"ground_truth": 1.5},
+    {"user_field": {"kept": True}},
+])
+def test_fast_key_check_agrees_with_record_from_dict(change):
+    data = {**GOOD, **change}
+    try:
+        record = Record.from_dict(data, path="f.jsonl", line=3, required=GRADED_FIELDS)
+    except RecordError as exc:
+        with pytest.raises(RecordError) as info:
+            key_fields(data, "f.jsonl", 3, GRADED_FIELDS)
+        assert str(info.value) == str(exc)
+    else:
+        sample_id, dataset, index, code = key_fields(data, "f.jsonl", 3, GRADED_FIELDS)
+        assert (sample_id, dataset, index) == (record.sample_id, record.dataset, record.prediction_index)
+        assert code == (0 if record.category is None else LABELS.index(record.category.value) + 1)
+
+
+def test_missing_required_field_is_named_in_order():
+    with pytest.raises(RecordError, match="field 'dataset': missing"):
+        key_fields({"sample_id": "s"}, "f", 1, GRADED_FIELDS)
+
+
+def test_json_lines_blank_lines_nan_and_a_cut_tail(tmp_path):
+    path = tmp_path / "r.jsonl"
+    path.write_bytes(b'{"a": 1}\n\n   \n{"a": NaN}\n{"a": "caf\xc3\xa9"}\n{"a": ')
+    with pytest.raises(RecordError, match=r"r.jsonl:6: not a valid UTF-8 JSON line"):
+        list(iter_json_lines(path))
+    got = list(iter_json_lines(path, allow_partial_tail=True))
+    assert [n for n, _ in got] == [1, 4, 5] and got[2][1] == {"a": "café"} and got[1][1]["a"] != got[1][1]["a"]
+    path.write_bytes(b'{"a": 1}\n{"a": \n{"a": 2}')
+    with pytest.raises(RecordError, match=":2: not a valid"):  # only an unterminated *last* line is forgiven
+        list(iter_json_lines(path, allow_partial_tail=True))
+
+
+def test_keyset_behaves_like_a_set_of_keys(tmp_path):
+    rng = random.Random(0)
+    keys = {(f"s{rng.randrange(50)}", rng.randrange(70)) for _ in range(500)}
+    compact = KeySet(keys)
+    assert len(compact) == len(keys) and set(compact) == keys and compact == keys
+    assert all(k in compact for k in keys)
+    assert ("s1", 999) not in compact and ("nope", 0) not in compact and "junk" not in compact
+    assert not compact.add(next(iter(keys))) and compact.add(("new", 3)) and len(compact) == len(keys) + 1
+    assert KeySet(keys) <= keys | {("z", 1)} and not compact <= keys
+    path = _write_run(tmp_path / "run.jsonl", 3)
+    with open(path, "ab") as fh:
+        fh.write(b'{"sample_id": "cut", "dat')  # a kill mid-write: resume ignores it
+    assert completed_keyset(path) == completed_keys(path)
+    assert completed_keyset(tmp_path / "absent.jsonl") == set()
+    assert [key[0] for _, key in iter_keys(path, allow_partial_tail=True)][:1]
