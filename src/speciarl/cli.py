@@ -26,11 +26,13 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--name", action="append", default=None, metavar="NAME",
                    help="display name of each run, in input order (default: file stem)")
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
+    p.add_argument("--no-gallery", action="store_true",
+                   help="skip OUT/gallery/ (written when the records' images are reachable; see docs/gallery.md)")
 
     def handler(args: argparse.Namespace) -> int:
         from .report.run import run_report
 
-        run_report(args.inputs, args.out, names=args.name, plots=not args.no_plots)
+        run_report(args.inputs, args.out, names=args.name, plots=not args.no_plots, gallery=not args.no_gallery)
         return 0
 
     p.set_defaults(handler=handler)

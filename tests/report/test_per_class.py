@@ -51,3 +51,34 @@ def test_class_changes_sorted_gains_first():
     top = rows[0]
     key = (top["dataset"], top["class"])
     assert top["delta_specificity"] == pytest.approx(b[key]["summary"]["specificity"] - a[key]["summary"]["specificity"])
+
+
+def test_report_writes_per_class_json_and_plot_and_a_gallery_only_when_images_are_reachable(tmp_path):
+    import json
+
+    from PIL import Image
+
+    from speciarl.cli import main
+
+    out = tmp_path / "rep"
+    runs = [EXAMPLES / "zero_shot.jsonl", EXAMPLES / "speciarl.jsonl"]
+    assert main(["report", *map(str, runs), "--out", str(out)]) == 0
+    data = json.loads((out / "per_class.json").read_text())
+    records = read_records(runs[1], required=GRADED_FIELDS)
+    for row in data["runs"]["speciarl"]:
+        subset = [r.category for r in records if (r.dataset, r.ground_truth) == (row["dataset"], row["class"])]
+        assert row["summary"] == summarize(subset).to_dict()
+    assert data["changes"]["speciarl vs zero_shot"][0]["delta_hm"] >= data["changes"]["speciarl vs zero_shot"][-1]["delta_hm"]
+    assert (out / "per_class_specificity.png").read_bytes()[:4] == b"\x89PNG"
+    assert not (out / "gallery").exists()  # the examples' records name no image
+
+    Image.new("RGB", (64, 48), (200, 30, 30)).save(tmp_path / "red.png")
+    row = {"sample_id": "a", "dataset": "shapes", "ground_truth": "red circle", "answer": "circle",
+           "category": "less specific", "image": str(tmp_path / "red.png")}
+    graded = tmp_path / "with_images.jsonl"
+    graded.write_text(json.dumps(row) + "\n")
+    assert main(["report", str(graded), "--out", str(tmp_path / "rep2"), "--no-plots"]) == 0
+    assert (tmp_path / "rep2" / "gallery" / "index.html").is_file()
+    assert len(list((tmp_path / "rep2" / "gallery" / "thumbs").glob("*/*.jpg"))) == 1
+    assert main(["report", str(graded), "--out", str(tmp_path / "rep3"), "--no-gallery"]) == 0
+    assert not (tmp_path / "rep3" / "gallery").exists()

@@ -16,6 +16,9 @@ from ..categories import Category
 from ..metrics import per_class_counts, summarize_counts
 
 TOP_ANSWERS = 5
+# Distinct answers counted per class and kind; later new answers are not tracked (the top answers of a
+# class with more distinct wrong answers than this are then those among the first MAX_DISTINCT seen).
+MAX_DISTINCT = 1000
 
 
 class ClassAccumulator:
@@ -40,9 +43,13 @@ class ClassAccumulator:
         if not text:
             return
         if category is Category.WRONG:
-            self._wrong[(dataset, ground_truth)][text] += 1
+            counter = self._wrong[(dataset, ground_truth)]
         elif category is Category.LESS_SPECIFIC:
-            self._less[(dataset, ground_truth)][text] += 1
+            counter = self._less[(dataset, ground_truth)]
+        else:
+            return
+        if text in counter or len(counter) < MAX_DISTINCT:
+            counter[text] += 1
 
     def _fold(self) -> None:
         for key, value in per_class_counts(self._triples).items():
@@ -102,4 +109,17 @@ def per_class_json(runs: Mapping[str, Mapping[tuple[str, str], Mapping[str, Any]
     if len(names) > 1:
         base = names[0]
         out["changes"] = {f"{name} vs {base}": class_changes(runs[base], runs[name]) for name in names[1:]}
+    return out
+
+
+def per_class_of_files(paths: Sequence[Any], names: Sequence[str]) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
+    """run name → per-class table, one streaming pass per graded records file."""
+    from ..records import GRADED_FIELDS, iter_records
+
+    out: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
+    for name, path in zip(names, paths):
+        acc = ClassAccumulator()
+        for r in iter_records(path, required=GRADED_FIELDS):
+            acc.add(r.dataset, r.ground_truth, r.category, r.answer)
+        out[name] = acc.finish()
     return out

@@ -121,3 +121,49 @@ def plot_metric_vs_k(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path 
         ax.grid(alpha=0.3)
     axes[0].legend(fontsize=8)
     return _save(fig, path)
+
+
+MAX_LABELLED_CLASSES = 60  # more classes than this: only the largest gains and losses are drawn
+
+
+def plot_per_class_specificity(per_class: Mapping[str, Mapping[tuple[str, str], Mapping[str, Any]]],
+                               path: Path) -> Path | None:
+    """Per class, sorted: the specificity change of each run against the first (two runs or more), or
+    the specificity of the one run. Many classes: the 30 largest gains and 30 largest losses."""
+    names = list(per_class)
+    if not names:
+        return None
+    base = per_class[names[0]]
+    panels: list[tuple[str, list[tuple[str, float]]]] = []
+    multi = len({k[0] for k in base}) > 1
+    label = (lambda k: f"{k[1]} ({k[0]})") if multi else (lambda k: k[1])  # noqa: E731
+    if len(names) == 1:
+        values = [(label(k), v["summary"]["specificity"]) for k, v in base.items() if v["summary"]["count"]]
+        panels.append((f"specificity per class · {names[0]}", values))
+    for name in names[1:]:
+        other = per_class[name]
+        values = [(label(k), other[k]["summary"]["specificity"] - base[k]["summary"]["specificity"])
+                  for k in sorted(base.keys() & other.keys())
+                  if base[k]["summary"]["count"] and other[k]["summary"]["count"]]
+        panels.append((f"specificity change per class · {name} − {names[0]}", values))
+    panels = [(t, sorted(v, key=lambda p: p[1], reverse=True)) for t, v in panels if v]
+    if not panels:
+        return None
+    half = MAX_LABELLED_CLASSES // 2
+    panels = [(t + (f" (top and bottom {half} of {len(v)})" if len(v) > MAX_LABELLED_CLASSES else ""),
+               v if len(v) <= MAX_LABELLED_CLASSES else v[:half] + v[-half:]) for t, v in panels]
+    plt = _pyplot()
+    heights = [len(v) * 0.16 + 0.9 for _, v in panels]
+    fig, axes = plt.subplots(len(panels), 1, figsize=(8, sum(heights) + 0.4), squeeze=False,
+                             gridspec_kw={"height_ratios": heights})
+    for ax, (title, values) in zip(axes[:, 0], panels):
+        y = list(range(len(values)))
+        colors = [COLORS["specific"] if v >= 0 else COLORS["wrong"] for _, v in values]
+        ax.barh(y, [v for _, v in values], color=colors)
+        ax.set_yticks(y, [n for n, _ in values], fontsize=6)
+        ax.invert_yaxis()
+        ax.axvline(0, color="black", lw=0.6)
+        ax.set_title(title, fontsize=9)
+        ax.grid(axis="x", alpha=0.3)
+    fig.tight_layout()
+    return _save(fig, path)

@@ -49,8 +49,12 @@ def run_report(
     plots: bool = True,
     print_table: bool = True,
     extra_markdown: str = "",
+    gallery: bool = True,
 ) -> dict[str, Any]:
     """Write DIR/summary.json, DIR/summary.md and the plots; print the main table.
+
+    Also DIR/per_class.json (every class's numbers, confusions, gains and losses; see report/per_class.py)
+    and, with `gallery` and images reachable from the records, the browsable DIR/gallery/ (report/gallery.py).
 
     `extra_markdown` is appended to summary.md (e.g. the eval's open-world metrics section).
 
@@ -70,10 +74,26 @@ def run_report(
             plot_metric_vs_k(runs, out / "metric_vs_k.png"),
         ]
         files += [str(p) for p in made if p is not None]
+    from .per_class import per_class_json, per_class_of_files
+
+    per_class = per_class_of_files(inputs, list(runs))
+    if plots:
+        from .plots import plot_per_class_specificity
+
+        made_class = plot_per_class_specificity(per_class, out / "per_class_specificity.png")
+        files += [str(made_class)] if made_class is not None else []
+    write_atomic(out / "per_class.json", json.dumps(per_class_json(per_class), indent=1, ensure_ascii=False) + "\n")
     report["plots"] = files
     write_atomic(out / "summary.md", markdown_report(runs) + (f"\n{extra_markdown}" if extra_markdown else ""))
     write_atomic(out / "summary.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if print_table:
         print_terminal_table(runs)
-        print(f"wrote {out / 'summary.json'}, {out / 'summary.md'}" + (f" and {len(files)} plots" if files else ""))
+        print(f"wrote {out / 'summary.json'}, {out / 'summary.md'}, {out / 'per_class.json'}"
+              + (f" and {len(files)} plots" if files else ""))
+    if gallery:
+        from .gallery import build_gallery, images_reachable
+
+        if images_reachable(inputs):
+            built = build_gallery(inputs, out / "gallery", names=list(runs), log=print if print_table else None)
+            report["gallery"] = str(built.out / "index.html")
     return report
