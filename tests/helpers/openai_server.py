@@ -72,6 +72,39 @@ def hash_rule(body: dict[str, Any]) -> str:
     return labels[zlib.crc32(json.dumps(pair).encode()) % len(labels)]
 
 
+def usage(body: dict[str, Any], content: str) -> dict[str, int]:
+    """Token counts as a server reports them; here one token per whitespace-separated word."""
+    prompt = sum(len(str(m.get("content", "")).split()) for m in body.get("messages", []) if isinstance(m, dict))
+    completion = len(content.split())
+    return {"prompt_tokens": prompt, "completion_tokens": completion, "total_tokens": prompt + completion}
+
+
+# One step down the ladder specific -> less specific -> generic -> abstain -> wrong.
+LADDER_DOWN = {"specific": "less specific", "more specific": "less specific", "less specific": "generic",
+               "generic": "abstain", "abstain": "wrong", "wrong": "wrong"}
+SCRIPTED_MODES = ("perfect", "specific", "down")
+
+
+class ScriptedJudge(RuleTable):
+    """A judge with a known error pattern, for audits: the table holds the right label of each pair.
+
+    mode "perfect" answers it, "specific" always answers `specific`, "down" answers it one step down
+    the ladder (so `wrong` stays `wrong`). Pairs not in the table get `default`.
+    """
+
+    def __init__(self, table: dict[tuple[str, str], str], mode: str = "perfect", default: str = "wrong"):
+        if mode not in SCRIPTED_MODES:
+            raise ValueError(f"mode must be one of {SCRIPTED_MODES}, got {mode!r}")
+        super().__init__(table, default)
+        self.mode = mode
+
+    def __call__(self, body: dict[str, Any]) -> str:
+        if self.mode == "specific":
+            return "specific"
+        label = super().__call__(body)
+        return LADDER_DOWN[label] if self.mode == "down" else label
+
+
 class _Lifecycle:
     """start / stop / restart (same port) / context manager, shared by the thread and process servers."""
 
@@ -167,7 +200,7 @@ class OpenAIServer(_Lifecycle):
             "model": body.get("model", self.model),
             "choices": [{"index": 0, "finish_reason": "stop",
                          "message": {"role": "assistant", "content": content}}],
-            "usage": {"prompt_tokens": 1, "completion_tokens": 1, "total_tokens": 2},
+            "usage": usage(body, content),
         })
 
     async def _models(self, request: web.Request) -> web.Response:

@@ -226,6 +226,15 @@ class OpenAIJudge(BaseJudge):
             if delay:
                 await asyncio.sleep(delay)
 
+    def _count_usage(self, usage: Any) -> None:
+        """The server's token counts (`usage`), summed into stats.extra: prompt_tokens, completion_tokens."""
+        if isinstance(usage, dict):
+            extra = self.stats.extra
+            for name in ("prompt_tokens", "completion_tokens"):
+                value = usage.get(name)
+                if isinstance(value, int):
+                    extra[name] = extra.get(name, 0) + value
+
     async def _post(self, session, payload: bytes) -> str:
         import aiohttp
 
@@ -249,9 +258,11 @@ class OpenAIJudge(BaseJudge):
                 hint = " (this server may not support choice-constrained output: set choice_field: none)"
             raise _Fatal(f"HTTP {status} from {self.url}: {text[:300]}{hint}")
         try:
-            content = json.loads(text)["choices"][0]["message"]["content"]
+            reply = json.loads(text)
+            content = reply["choices"][0]["message"]["content"]
         except (json.JSONDecodeError, KeyError, IndexError, TypeError):
             raise _Retry(f"malformed response body {text[:200]!r}", unparseable=True) from None
+        self._count_usage(reply.get("usage"))
         label = parse_reply(content, self.labels) if isinstance(content, str) else None
         if label is None:
             raise _Retry(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}", unparseable=True)
