@@ -353,6 +353,30 @@ def _add_data_prompts(dsub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_data_taxonomy(dsub: argparse._SubParsersAction) -> None:
+    p = dsub.add_parser("taxonomy", help="the taxonomy-judge file of a benchmark with a label hierarchy "
+                        "(fgvc_aircraft, stanford_cars, oxford_pets)",
+                        description="Read every split of the archive and write the label hierarchy (FGVC-Aircraft "
+                        "manufacturer > family > variant, Stanford Cars make > model > model year, Oxford Pets "
+                        "species > breed) as a TaxonomyJudge YAML file: grade those benchmarks with no LLM, or audit "
+                        "an LLM judge against it on a whole test set.")
+    p.add_argument("--benchmark", required=True, choices=("fgvc_aircraft", "stanford_cars", "oxford_pets"))
+    p.add_argument("--root", required=True, help="the unpacked archive folder")
+    p.add_argument("--out", required=True, metavar="TAXONOMY.yaml")
+    p.add_argument("--option", action="append", metavar="KEY=VALUE", help="loader option")
+
+    def handler(args: argparse.Namespace) -> int:
+        from .data.commands import parse_options
+        from .data.taxonomy_builder import build_taxonomy
+
+        done = build_taxonomy(args.benchmark, args.root, args.out, **parse_options(args.option))
+        print(f"wrote {done['labels']} labels ({', '.join(done['splits'])}) to {done['out']}; judge config: "
+              f"type: taxonomy, taxonomy: {done['out']}, less_specific_levels: {done['judge']['less_specific_levels']}")
+        return 0
+
+    p.set_defaults(handler=handler)
+
+
 # `speciarl data <sub-subcommand>`: add one `_add_data_<name>(dsub)` function and append it here.
 DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_list,
@@ -362,12 +386,13 @@ DATA_SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_data_synthetic,
     _add_data_prompts,
     _add_data_export_verl,
+    _add_data_taxonomy,
 ]
 
 
 def _add_data(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser("data", help="benchmarks and training sets: list, check, build-trainset, mix, synthetic, "
-                       "prompts, export-verl",
+                       "prompts, export-verl, taxonomy",
                        description="Benchmarks from the official archives (see docs/benchmarks.md) and the "
                        "training-set files `speciarl train` reads.")
     dsub = p.add_subparsers(dest="data_command", metavar="<data command>")
