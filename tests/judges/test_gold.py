@@ -89,6 +89,8 @@ def test_a_contradiction_stops_the_generator(tmp_path):
     (json.dumps({"id": "x"}), "expected the fields"),
     (json.dumps({"id": "x", "domain": "pets", "ground_truth": "a", "prediction": "b", "category": "correct",
                  "source": "hand", "reason": "r"}), "category 'correct'"),
+    (json.dumps({**json.loads(ITEMS[0].to_json()), "id": "other", "category": "wrong"
+                 if ITEMS[0].category != "wrong" else "specific"}), "is '(wrong|specific)' here and"),
 ])
 def test_a_bad_gold_file_names_file_and_line(tmp_path, line, message):
     path = tmp_path / "gold.jsonl"

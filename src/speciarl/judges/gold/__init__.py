@@ -17,8 +17,10 @@ from dataclasses import asdict, dataclass
 from importlib import resources
 from pathlib import Path
 
+from ...answers import normalize
 from ...categories import LABELS
 from ...errors import SpeciarlError
+from ..fastpaths import loose
 
 GOLD_VERSION = "v1"
 DOMAINS = ("birds", "flowers", "food", "pets", "cars", "aircraft")
@@ -60,7 +62,8 @@ def gold_checksum(path: str | os.PathLike[str]) -> str:
 
 
 def load_gold(path: str | os.PathLike[str] | None = None) -> list[GoldItem]:
-    """Every item of a gold JSONL file, checked: fields, domain, the six labels, unique ids."""
+    """Every item of a gold JSONL file, checked: fields, the six labels, unique ids, and no pair (as the
+    judge sees it: normalised, dashes as spaces) with two labels. Domains are free text in your own files."""
     path = Path(path) if path is not None else default_gold_path()
     try:
         lines = path.read_text(encoding="utf-8").splitlines()
@@ -68,6 +71,7 @@ def load_gold(path: str | os.PathLike[str] | None = None) -> list[GoldItem]:
         raise GoldError(f"gold file {path}: cannot read ({exc})") from None
     items: list[GoldItem] = []
     seen: dict[str, int] = {}
+    labels: dict[tuple[str, str], tuple[int, str]] = {}
     fields = set(GoldItem.__dataclass_fields__)
     for number, line in enumerate(lines, start=1):
         if not line.strip():
@@ -84,11 +88,15 @@ def load_gold(path: str | os.PathLike[str] | None = None) -> list[GoldItem]:
             raise GoldError(f"{where}: every field must be a non-empty string")
         if data["category"] not in LABELS:
             raise GoldError(f"{where}: category {data['category']!r} is not one of {', '.join(LABELS)}")
-        if data["domain"] not in DOMAINS:
-            raise GoldError(f"{where}: domain {data['domain']!r} is not one of {', '.join(DOMAINS)}")
         if data["id"] in seen:
             raise GoldError(f"{where}: id {data['id']} repeats line {seen[data['id']]}")
         seen[data["id"]] = number
+        pair = (loose(normalize(data["ground_truth"])), loose(normalize(data["prediction"])))
+        first = labels.get(pair)
+        if first is not None and first[1] != data["category"]:
+            raise GoldError(f"{where}: the pair ({data['ground_truth']!r}, {data['prediction']!r}) is "
+                            f"{data['category']!r} here and {first[1]!r} on line {first[0]} (the judge sees one pair)")
+        labels.setdefault(pair, (number, data["category"]))
         items.append(GoldItem(**data))
     if not items:
         raise GoldError(f"gold file {path} holds no items")
