@@ -1,4 +1,4 @@
-"""Answer extraction from a completion and label normalisation (SPEC §2)."""
+"""Answer extraction from a completion and label normalisation (docs/method.md#answers)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The six verifier categories, their reward rank and what counts as correct (SPEC §3)."""
+"""The six verifier categories, their reward rank and what counts as correct (docs/method.md#categories)."""
 
 from __future__ import annotations
 
@@ -21,7 +21,7 @@ class Category(str, Enum):
 
 LABELS: tuple[str, ...] = tuple(c.value for c in Category)
 
-# Reward rank, best highest: specific and more specific are tied (SPEC §3).
+# Reward rank, best highest: specific and more specific are tied (docs/method.md#categories).
 _RANK = {
     Category.WRONG: 0,
     Category.ABSTAIN: 1,

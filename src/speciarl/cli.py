@@ -257,8 +257,9 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
-def _trainer_command(name: str, help: str, description: str, runner: str, done: str):
-    """`speciarl train` and `speciarl sft` take the same arguments and differ only in the runner."""
+def _trainer_command(name: str, help: str, description: str, runner: str, done: str, dry_run: bool = False):
+    """`speciarl train` and `speciarl sft` take the same arguments and differ only in the runner
+    (`train` adds --dry-run: the resolved schedule and GRPOConfig as JSON, no model)."""
 
     def add(sub: argparse._SubParsersAction) -> None:
         p = sub.add_parser(name, help=help, description=description)
@@ -268,12 +269,27 @@ def _trainer_command(name: str, help: str, description: str, runner: str, done: 
                        help="resume from the latest checkpoint in output_dir (or the given checkpoint folder)")
         p.add_argument("--set", action="append", default=None, metavar="KEY=VALUE",
                        help="override a config key (dotted for sections, e.g. reward.scheme=binary; value is YAML)")
+        if dry_run:
+            p.add_argument("--dry-run", action="store_true",
+                           help="print the resolved schedule and the final GRPOConfig as one JSON object; load no model")
+            p.add_argument("--world-size", type=int, default=1, metavar="N",
+                           help="with --dry-run: the number of processes (GPUs) to resolve the schedule for (1)")
+            p.add_argument("--train-size", type=int, default=None, metavar="M",
+                           help="with --dry-run: training images, when data.train_file does not exist here")
 
         def handler(args: argparse.Namespace) -> int:
             import importlib
 
             from .train.config import parse_overrides
 
+            if getattr(args, "dry_run", False):
+                import json
+
+                from .train.run import dry_run as resolve
+
+                print(json.dumps(resolve(args.config, world_size=args.world_size, train_size=args.train_size,
+                                         overrides=parse_overrides(args.set)), indent=1))
+                return 0
             module, function = runner.rsplit(".", 1)
             run = getattr(importlib.import_module(module, __package__), function)
             out = run(args.config, resume=args.resume, overrides=parse_overrides(args.set))
@@ -293,6 +309,7 @@ _add_train = _trainer_command(
     "`accelerate launch --config_file configs/accelerate/<...>.yaml -m speciarl.cli train CONFIG`.",
     runner=".train.run.run_train",
     done="trained model (or LoRA adapter)",
+    dry_run=True,
 )
 _add_sft = _trainer_command(
     "sft",

@@ -1,4 +1,4 @@
-"""The numbers of SPEC §6: category shares, correctness, specificity, HM, average score, best-of-N.
+"""The numbers of docs/method.md#metrics: category shares, correctness, specificity, HM, average score, best-of-N.
 
 Everything is computed from (possibly fractional) category counts, so the same code serves plain
 predictions, best-of-N and the unbiased best-of-k estimate (expected counts).

@@ -1,4 +1,4 @@
-"""Reward rules per rollout (SPEC §5): pure functions, no I/O.
+"""Reward rules per rollout (docs/method.md#rewards): pure functions, no I/O.
 
 A category of None is a parse failure, which earns PARSE_FAILURE_REWARD under every scheme. A judge
 failure is never a category here: callers must stop (or retry) before asking for rewards.

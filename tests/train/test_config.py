@@ -22,7 +22,7 @@ def test_sections_and_trl_arguments():
                                lora={"enabled": True, "r": 64}, judge={"type": "openai", "base_url": "u",
                                                                        "retry_budget_s": 30}), "c.yaml")
     assert cfg.trl.num_generations == 10 and cfg.trl.beta == 0.01
-    assert cfg.trl.loss_type == "grpo"  # our default; TRL's own is dapo
+    assert cfg.trl.loss_type == "dapo"  # TRL's default: token-mean, as verl's default loss aggregation
     assert cfg.reward.scheme == "binary" and cfg.reward.noise == 0.1
     assert cfg.lora.r == 64 and cfg.lora.exclude_modules == r".*visual.*"
     assert cfg.judge.retry_budget_s == 30 and cfg.judge.options == {"type": "openai", "base_url": "u"}
@@ -56,28 +56,10 @@ def test_presets_parse(path):
     trainer = "sft" if path.stem.endswith("sft") else "grpo"
     # GPU presets, parsed on a CPU: same keys, the device switches overridden
     cpu = {"bf16": False, "use_cpu": True, **({"use_vllm": False} if trainer == "grpo" else {})}
-    cfg = load_config(path, trainer=trainer, overrides=cpu)
+    cfg = load_config(path, trainer=trainer, overrides=cpu, train_size=3000)
     if trainer == "grpo":
         assert cfg.trl.generation_batch_size % cfg.trl.num_generations == 0
         assert cfg.trl.loss_type in ("grpo", "dr_grpo", "dapo")
-
-
-def test_paper_preset_is_the_recipe():
-    """SPEC §7 in TRL's units: 2,560 completions per generation, 1,280 per optimizer step on 4 GPUs."""
-    root = Path(__file__).resolve().parents[2] / "configs" / "train"
-    cfg = load_config(root / "paper_cub200_grpo.yaml", overrides={"bf16": False, "use_cpu": True})
-    t = cfg.trl
-    assert (t.num_generations, t.temperature, t.beta, t.learning_rate) == (10, 1.0, 0.01, 3e-5)
-    assert t.lr_scheduler_type == "constant" and t.loss_type == "grpo" and t.max_completion_length == 2048
-    assert t.generation_batch_size == 256 * 10
-    assert t.per_device_train_batch_size * 4 * t.gradient_accumulation_steps == 128 * 10
-    assert t.max_steps == 165 * 2
-    assert (cfg.lora.enabled, cfg.lora.r, cfg.lora.lora_alpha) == (True, 64, 32) and cfg.reward.scheme == "speciarl"
-    dr = load_config(root / "paper_cub200_dr_grpo.yaml", overrides={"bf16": False, "use_cpu": True})
-    assert (dr.trl.loss_type, dr.trl.scale_rewards, dr.trl.beta) == ("dr_grpo", "none", 0.0)
-    assert dr.trl.num_generations == 10 and dr.lora.r == 64  # the rest comes from the base recipe
-    dapo = load_config(root / "paper_cub200_dapo.yaml", overrides={"bf16": False, "use_cpu": True})
-    assert (dapo.trl.epsilon, dapo.trl.epsilon_high, dapo.reward.overlong_buffer) == (0.2, 0.28, 512)
 
 
 def test_base_chain_errors(tmp_path):

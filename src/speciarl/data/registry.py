@@ -30,7 +30,7 @@ class MissingDataError(SpeciarlError):
 
 
 class BenchmarkSizeWarning(UserWarning):
-    """A full split whose image count differs from the published size (SPEC §8)."""
+    """A full split whose image count differs from the published size (docs/method.md#benchmarks)."""
 
 
 @dataclass(frozen=True)

@@ -5,7 +5,7 @@ File format (what `speciarl train` / TRL reads directly), one JSON object per li
     sample_id     "<dataset>:<split>:<original id>", stable; the GRPO group key and the record key
     dataset       benchmark key ("cub200", "food101", ...)
     split         split the image was drawn from ("train", "trainval", ...)
-    ground_truth  the label string (SPEC §8), what the judge compares the answer with
+    ground_truth  the label string (docs/method.md#benchmarks), what the judge compares the answer with
     image         absolute path of the image file
     prompt_name   prompt name ("base", or a user file's stem)
     prompt_hash   first 12 hex digits of the SHA-256 of the prompt text

@@ -1,6 +1,6 @@
 """The warm start's habit: a model that knows the species but often answers more generically.
 
-Real VLMs are "mostly correct but too generic" and sometimes guess (SPEC §1). The demo reproduces
+Real VLMs are "mostly correct but too generic" and sometimes guess (docs/method.md#the-task). The demo reproduces
 that by supervised fine-tuning on a *mix* of reply labels per image, drawn once with a fixed seed:
 
 - `full` images: the species with probability 0.7 for the "familiar" half of the colours (even

@@ -20,7 +20,7 @@ EXACT = Verdict(Category.SPECIFIC, source="exact")
 REFUSAL = Verdict(Category.ABSTAIN, source="refusal")
 CAPPED = Verdict(Category.WRONG, source="cap")
 
-# Normalised refusal phrases (SPEC §3 `abstain`). Whole-answer matches only, never substrings:
+# Normalised refusal phrases (docs/method.md#categories `abstain`). Whole-answer matches only, never substrings:
 # "unknown" is a refusal, "unknown warbler" is not.
 DEFAULT_REFUSALS = frozenset({
     "none", "none of the above", "no", "nothing", "unknown", "unsure", "uncertain", "unclear",

@@ -2,7 +2,7 @@
 
 `get_prompt("be_specific")` or `get_prompt("my_prompt.txt")` → `Prompt(name, text, hash)`. The hash
 (first 12 hex digits of the SHA-256 of the text) goes into every record, so editing a prompt can never be
-mistaken for the old one (SPEC §9: caches and results keyed on the prompt text, not its name).
+mistaken for the old one (docs/method.md#lessons-from-the-reference-implementation: caches and results keyed on the prompt text, not its name).
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ from pathlib import Path
 
 from ..errors import ConfigError
 
-# In the order of SPEC §8: the base prompt, "be specific", then the five prompt-engineering baselines.
+# In the order of docs/method.md#benchmarks: the base prompt, "be specific", then the five prompt-engineering baselines.
 BUILTIN = (
     "base",
     "be_specific",

@@ -2,7 +2,7 @@
 
 Per prediction, against its ground truth (means over records are reported):
 
-- text inclusion: the normalised ground truth (SPEC §2, dashes as spaces) occurs as whole words in the
+- text inclusion: the normalised ground truth (docs/method.md#answers, dashes as spaces) occurs as whole words in the
   normalised answer ("black-footed albatross" includes "Black footed Albatross"; "cat" is not in "catfish");
 - semantic similarity: cosine similarity of all-MiniLM-L6-v2 sentence embeddings of answer and truth;
 - concept similarity: the best such similarity over the answer's noun phrases (a scene description

@@ -1,4 +1,4 @@
-"""`speciarl train CONFIG.yaml`: our sections (model, data, reward, judge, lora, logging) + TRL args.
+"""`speciarl train CONFIG.yaml`: our sections (model, data, reward, judge, lora, logging, recipe) + TRL args.
 
 Every top-level key that is not one of our sections is a TRL `GRPOConfig` (or `SFTConfig`) argument,
 spelled exactly as TRL spells it, so TRL's documentation is the reference for them. An unknown key
@@ -62,7 +62,7 @@ class DataSection:
 @dataclass
 class RewardSection:
     scheme: str = "speciarl"  # speciarl | speciarl-single | binary | scala1 | scala2 | scala3
-    noise: float = 0.0  # judge-noise ablation: probability a grade moves one step (SPEC §5)
+    noise: float = 0.0  # judge-noise ablation: probability a grade moves one step (docs/method.md#rewards)
     noise_seed: int = 0
     scale: float = 1.0  # multiplies the scheme's reward (parse failures included)
     overlong_buffer: int | None = None  # DAPO soft overlong penalty over the last N completion tokens
@@ -98,6 +98,19 @@ class LoggingSection:
 
 
 @dataclass
+class RecipeSection:
+    """The schedule in the paper's units; TRL's batch fields and step count are derived from it at launch
+    (speciarl.train.recipe), from the number of processes and the training-set size."""
+
+    images_per_generation: int | None = None  # images whose rollouts one generation batch holds (256)
+    images_per_update: int | None = None  # images per optimizer update (128); default: images_per_generation
+    epochs: int | None = None  # passes over the training set (15)
+
+    def is_set(self) -> bool:
+        return any(v is not None for v in dataclasses.astuple(self))
+
+
+@dataclass
 class TrainConfig:
     """A parsed config: our sections plus the TRL trainer arguments (a GRPOConfig or SFTConfig)."""
 
@@ -109,13 +122,15 @@ class TrainConfig:
     lora: LoraSection
     logging: LoggingSection
     trl: Any  # trl.GRPOConfig | trl.SFTConfig
+    recipe: RecipeSection = field(default_factory=RecipeSection)
+    schedule: Any = None  # speciarl.train.recipe.Schedule when the config has a `recipe` section
 
     @property
     def output_dir(self) -> Path:
         return Path(self.trl.output_dir)
 
 
-SECTIONS = ("model", "data", "reward", "judge", "lora", "logging")
+SECTIONS = ("model", "data", "reward", "judge", "lora", "logging", "recipe")
 
 
 def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
@@ -162,8 +177,14 @@ def _judge_section(raw: Any, path: Path) -> JudgeSection:
 
 
 def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer: str = "grpo",
-                 overrides: dict[str, Any] | None = None) -> TrainConfig:
-    """Split a loaded YAML mapping into our sections and the TRL config (`trainer`: grpo | sft)."""
+                 overrides: dict[str, Any] | None = None, world_size: int | None = None,
+                 train_size: int | None = None) -> TrainConfig:
+    """Split a loaded YAML mapping into our sections and the TRL config (`trainer`: grpo | sft).
+
+    With a `recipe` section the TRL batch fields and `max_steps` are derived for `world_size`
+    processes (default: this launch's) and the training-set size (counted in the data file when it
+    exists, else `train_size`).
+    """
     path = Path(path)
     if not isinstance(raw, dict):
         raise ConfigError(f"{path}: the config must be a YAML mapping")
@@ -183,32 +204,81 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
     if "output_dir" not in trl_args:
         raise ConfigError(f"{path}: `output_dir` is required")
     trl_args.setdefault("report_to", "tensorboard")
-    if trainer == "grpo":
-        trl_args.setdefault("loss_type", "grpo")  # TRL's default is dapo; the paper's recipe is GRPO
+    data = _build(DataSection, raw.get("data"), "data", path)
+    recipe = _build(RecipeSection, raw.get("recipe"), "recipe", path)
+    schedule = None
+    if recipe.is_set():
+        schedule = _resolve_recipe(recipe, data, trl_args, TrlConfig, path, trainer, world_size, train_size)
+        trl_args.update(schedule.trl_args())
     try:
         trl_config = TrlConfig(**trl_args)
     except (TypeError, ValueError) as exc:
         raise ConfigError(f"{path}: invalid {TrlConfig.__name__} arguments: {exc}") from None
+    if schedule is not None:
+        _check_world_size(trl_config, schedule, world_size, path)
     return TrainConfig(
         path=path,
         model=_build(ModelSection, raw.get("model"), "model", path),
-        data=_build(DataSection, raw.get("data"), "data", path),
+        data=data,
         reward=_build(RewardSection, raw.get("reward"), "reward", path),
         judge=_judge_section(raw.get("judge"), path),
         lora=_build(LoraSection, raw.get("lora"), "lora", path),
         logging=_build(LoggingSection, raw.get("logging"), "logging", path),
         trl=trl_config,
+        recipe=recipe,
+        schedule=schedule,
     )
 
 
-def load_config(path: str | Path, *, trainer: str = "grpo", overrides: dict[str, Any] | None = None) -> TrainConfig:
+def _resolve_recipe(recipe: RecipeSection, data: DataSection, trl_args: dict[str, Any], trl_class: type, path: Path,
+                    trainer: str, world_size: int | None, train_size: int | None) -> Any:
+    """The schedule of a `recipe` section; raw TRL batch fields beside it are an error, never merged."""
+    from .recipe import DERIVED_FIELDS, env_world_size, resolve_recipe, training_set_size
+
+    if trainer != "grpo":
+        raise ConfigError(f"{path}: `recipe` is for `speciarl train` (GRPO); set {trl_class.__name__} fields instead")
+    both = [key for key in DERIVED_FIELDS if key in trl_args]
+    if both:
+        raise ConfigError(f"{path}: `recipe` derives {', '.join(DERIVED_FIELDS)}; this config also sets "
+                          f"{', '.join(both)}: remove {'it' if len(both) == 1 else 'them'} (or the recipe section "
+                          "with --set recipe=null to give raw TRL fields)")
+    if recipe.images_per_generation is None or recipe.epochs is None:
+        raise ConfigError(f"{path}: `recipe` needs images_per_generation and epochs")
+    defaults = {f.name: f.default for f in dataclasses.fields(trl_class)}
+
+    def trl_value(key: str) -> Any:
+        return trl_args.get(key, defaults[key])
+
+    return resolve_recipe(images_per_generation=recipe.images_per_generation,
+                          images_per_update=recipe.images_per_update, epochs=recipe.epochs,
+                          num_generations=trl_value("num_generations"),
+                          per_device_train_batch_size=trl_value("per_device_train_batch_size"),
+                          num_iterations=trl_value("num_iterations"),
+                          world_size=world_size if world_size is not None else env_world_size(),
+                          train_size=training_set_size(data, train_size, str(path)), where=str(path))
+
+
+def _check_world_size(trl_config: Any, schedule: Any, requested: int | None, path: Path) -> None:
+    """At launch the schedule's world size is the real one; a dry run for N processes in this one
+    process shows the generation batch TRL computes on N processes."""
+    if trl_config.world_size == schedule.world_size:
+        return
+    if requested is None:
+        raise ConfigError(f"{path}: the recipe was resolved for {schedule.world_size} processes (WORLD_SIZE) but "
+                          f"this launch has {trl_config.world_size}")
+    trl_config.generation_batch_size = schedule.generation_batch_size
+
+
+def load_config(path: str | Path, *, trainer: str = "grpo", overrides: dict[str, Any] | None = None,
+                world_size: int | None = None, train_size: int | None = None) -> TrainConfig:
     """Read and parse a YAML config file (see `parse_config`).
 
     A top-level `extends: other.yaml` (relative to this file) is read first and this file's keys are
     deep-merged over it, so presets state only what differs from the recipe they vary.
     """
     path = Path(path)
-    return parse_config(load_yaml_config(path), path, trainer=trainer, overrides=overrides)
+    return parse_config(load_yaml_config(path), path, trainer=trainer, overrides=overrides, world_size=world_size,
+                        train_size=train_size)
 
 
 def parse_overrides(items: list[str] | None) -> dict[str, Any]:

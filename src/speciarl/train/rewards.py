@@ -111,7 +111,7 @@ class RolloutScorer:
 
     # -- on the gathered batch ---------------------------------------------------------------------
     def with_noise(self, codes: Sequence[int], *, step: int) -> list[int]:
-        """The judge-noise ablation (SPEC §5) on a whole generation batch, seeded by (noise_seed, step)."""
+        """The judge-noise ablation (docs/method.md#rewards) on a whole generation batch, seeded by (noise_seed, step)."""
         if not self.noise:
             return list(codes)
         noisy = inject_judge_noise([decode(c) for c in codes], self.noise, seed=self.noise_seed * 1_000_003 + step)

@@ -84,10 +84,11 @@ def lora_config(cfg: TrainConfig):
                       target_modules=lo.target_modules, exclude_modules=lo.exclude_modules, task_type="CAUSAL_LM")
 
 
-def write_run_info(cfg: TrainConfig, model_path: str, train_file: Path) -> None:
+def write_run_info(cfg: TrainConfig, model_path: str, train_file: Path, schedule: Any = None) -> None:
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
     info = {"base_model": model_path, "lora": asdict(cfg.lora), "train_file": str(train_file),
-            "config": str(cfg.path), "reward": asdict(cfg.reward)}
+            "config": str(cfg.path), "reward": asdict(cfg.reward),
+            "schedule": schedule.as_dict() if schedule is not None else None}
     (cfg.output_dir / RUN_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
 
@@ -111,9 +112,10 @@ def build_grpo_trainer(cfg: TrainConfig, *, judge: Any = None, callbacks: list |
                            retry_interval_s=cfg.judge.retry_interval_s)
     # the data is checked before the (possibly large, possibly remote) model is loaded
     rows = read_train_rows(train_file, prompt=cfg.data.prompt or "base", max_samples=cfg.data.max_samples)
+    schedule = announce_schedule(cfg, len(rows))
     model_path = resolve_model_path(cfg, words)
     model, processor = load_model(cfg, model_path)
-    write_run_info(cfg, model_path, train_file)
+    write_run_info(cfg, model_path, train_file, schedule)
     out = cfg.output_dir
     rollout_log = RolloutLog(out / "rollouts") if cfg.logging.rollouts else None
     log_cb = SpeciarlLogCallback(out / "metrics.jsonl" if cfg.logging.metrics_jsonl else None, rollout_log)
@@ -124,6 +126,68 @@ def build_grpo_trainer(cfg: TrainConfig, *, judge: Any = None, callbacks: list |
         model_name=model_path, overlong_buffer=cfg.reward.overlong_buffer,
         overlong_penalty=cfg.reward.overlong_penalty,
     )
+
+
+def resolved_schedule(cfg: TrainConfig, train_size: int) -> Any:
+    """The recipe's schedule, or what the raw TRL fields amount to, on this launch's processes."""
+    from .recipe import schedule_of_trl
+
+    if cfg.schedule is not None:
+        if cfg.schedule.train_size != train_size:
+            raise ConfigError(f"{cfg.path}: the schedule was resolved for {cfg.schedule.train_size} training images "
+                              f"but {train_size} rows were read")
+        return cfg.schedule
+    return schedule_of_trl(cfg.trl, world_size=cfg.trl.world_size, train_size=train_size)
+
+
+def announce_schedule(cfg: TrainConfig, train_size: int) -> Any:
+    """Print the resolved schedule once (main process) before anything heavy starts."""
+    schedule = resolved_schedule(cfg, train_size)
+    if cfg.trl.process_index == 0:
+        print(f"speciarl: {schedule.describe()}", flush=True)
+    return schedule
+
+
+def dry_run(config: str | Path, *, world_size: int, train_size: int | None = None,
+            overrides: dict[str, Any] | None = None) -> dict[str, Any]:
+    """`speciarl train CONFIG --dry-run`: the resolved schedule and the final GRPOConfig, no model.
+
+    The training-set size comes from the data file when it exists, else from `train_size`. Device
+    switches (bf16, fp16, tf32) are checked by TRL against this machine's hardware, so they are
+    turned off to build the config here and shown as the config states them.
+    """
+    from ..configfile import load_yaml_config, merge_mappings
+    from .config import parse_config
+    from .recipe import schedule_of_trl, training_set_size
+
+    raw = merge_mappings(load_yaml_config(config), overrides or {})
+    device = {key: raw[key] for key in ("bf16", "fp16", "tf32", "use_cpu") if key in raw}
+    local = {"bf16": False, "fp16": False, "tf32": None, "use_cpu": True}
+    cfg = parse_config(raw, config, trainer="grpo", overrides=local, world_size=world_size, train_size=train_size)
+    for key, value in device.items():
+        setattr(cfg.trl, key, value)
+    schedule = cfg.schedule
+    if schedule is None:  # raw TRL fields: redo GRPOConfig's batch arithmetic for world_size processes
+        t = cfg.trl
+        if raw.get("generation_batch_size") is not None and raw.get("steps_per_generation") is None:
+            if t.generation_batch_size % (t.per_device_train_batch_size * world_size):
+                raise ConfigError(f"{config}: generation_batch_size ({t.generation_batch_size}) is not divisible by "
+                                  f"per_device_train_batch_size x {world_size} processes")
+            t.steps_per_generation = t.generation_batch_size // (t.per_device_train_batch_size * world_size)
+        schedule = schedule_of_trl(t, world_size=world_size,
+                                   train_size=training_set_size(cfg.data, train_size, str(config)))
+        t.generation_batch_size = schedule.generation_batch_size
+    return {**schedule.summary(), "grpo_config": _jsonable(cfg.trl.to_dict())}
+
+
+def _jsonable(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {str(k): _jsonable(v) for k, v in value.items()}
+    if isinstance(value, (list, tuple)):
+        return [_jsonable(v) for v in value]
+    if value is None or isinstance(value, (bool, int, float, str)):
+        return value
+    return str(value)
 
 
 def run_train(config: str | Path, *, resume: str | bool | None = None,
