@@ -28,11 +28,15 @@ def _add_report(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-plots", action="store_true", help="skip the PNG plots")
     p.add_argument("--no-gallery", action="store_true",
                    help="skip OUT/gallery/ (written when the records' images are reachable; see docs/gallery.md)")
+    p.add_argument("--reference", metavar="paper|FILE.json",
+                   help="add published rows (the paper's Qwen2.5-VL-7B numbers per dataset group) to the group "
+                   "table and the correctness-specificity plot, marked as published")
 
     def handler(args: argparse.Namespace) -> int:
         from .report.run import run_report
 
-        run_report(args.inputs, args.out, names=args.name, plots=not args.no_plots, gallery=not args.no_gallery)
+        run_report(args.inputs, args.out, names=args.name, plots=not args.no_plots, gallery=not args.no_gallery,
+                   reference=args.reference)
         return 0
 
     p.set_defaults(handler=handler)

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import io
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +63,93 @@ def plot_category_shares(runs: Mapping[str, Mapping[str, Any]], path: Path) -> P
     return _save(fig, path)
 
 
-def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+def place_labels(ax, items: Sequence[tuple[float, float, str, Any]], *, markers: Sequence[tuple[float, float, float]] = (),
+                 fontsize: float = 6) -> list[Any]:
+    """Annotate points so that no two labels overlap, none covers a marker, none leaves the axes.
+
+    `items` are (x, y, text, colour) in data coordinates; `markers` are (x, y, size in points) of every
+    drawn marker, to keep clear of. Greedy, longest label first: each label tries offsets on rings of
+    growing radius around its point (16 directions) and takes the first whose box clears every box
+    placed so far, every marker and the axes' edge (else the one with the fewest collisions); a label
+    moved away from its point gets a thin leader line; points on the same spot share one label. Why: datasets with similar numbers (Flowers,
+    Food, Pets) otherwise print their names on top of each other.
+    """
+    import math
+
+    fig = ax.figure
+    renderer = fig.canvas.get_renderer()
+    to_display = ax.transData.transform
+    frame = ax.get_window_extent(renderer)
+    scale = fig.dpi / 72  # points -> display pixels
+    pad = 1.5 * scale
+    boxes = []
+    for x, y, size in markers:
+        px, py = to_display((x, y))
+        half = size * scale / 2
+        boxes.append((px - half, py - half, px + half, py + half))
+    directions = [(math.cos(math.pi * k / 8), math.sin(math.pi * k / 8)) for k in (0, 4, 8, 12, 2, 6, 10, 14, 1, 3, 5,
+                                                                                 7, 9, 11, 13, 15)]
+    merged: dict[tuple[int, int, str], list[Any]] = {}  # points drawn on the same spot share one label
+    for x, y, text, color in items:
+        px, py = to_display((x, y))
+        key = (round(px / 3), round(py / 3), str(color))
+        if key in merged:
+            merged[key][2] += f", {text}"
+        else:
+            merged[key] = [x, y, text, color]
+    texts = []
+    for x, y, text, color in sorted(merged.values(), key=lambda item: -len(item[2])):  # long ones first
+        best = None  # (collisions, annotation, box, radius, offset, ha, va)
+        for radius in (5, 10, 16, 24, 34, 46, 60, 76, 95, 120):
+            for dx, dy in directions:
+                offset = (radius * dx, radius * dy)
+                ha = "left" if dx > 0.3 else "right" if dx < -0.3 else "center"
+                va = "bottom" if dy > 0.3 else "top" if dy < -0.3 else "center"
+                label = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", fontsize=fontsize,
+                                    color=color, ha=ha, va=va)
+                box = label.get_window_extent(renderer)
+                rect = (box.x0 - pad, box.y0 - pad, box.x1 + pad, box.y1 + pad)
+                outside = rect[0] < frame.x0 or rect[1] < frame.y0 or rect[2] > frame.x1 or rect[3] > frame.y1
+                collisions = 2 * outside + sum(_overlap(rect, other) for other in boxes)
+                if best is None or collisions < best[0]:
+                    if best is not None:
+                        best[1].remove()
+                    best = (collisions, label, rect, radius, offset, ha, va)
+                else:
+                    label.remove()
+                if collisions == 0:
+                    break
+            if best is not None and best[0] == 0:
+                break
+        assert best is not None
+        _, label, rect, radius, offset, ha, va = best
+        if radius > 5:  # away from its point: the same label with a leader line
+            label.remove()
+            label = ax.annotate(text, (x, y), xytext=offset, textcoords="offset points", fontsize=fontsize,
+                                color=color, ha=ha, va=va,
+                                arrowprops={"arrowstyle": "-", "lw": 0.5, "color": "#888888", "shrinkA": 0,
+                                            "shrinkB": 2})
+        boxes.append(rect)
+        texts.append(label)
+    return texts
+
+
+def _overlap(a: tuple[float, float, float, float], b: tuple[float, float, float, float]) -> bool:
+    return a[0] < b[2] and b[0] < a[2] and a[1] < b[3] and b[1] < a[3]
+
+
+def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Path,
+                                 reference: Mapping[str, Any] | None = None) -> Path:
     """Correctness vs specificity, one marker per run (overall, large) and per dataset (small),
-    with iso-HM curves so a better trade-off is simply further up and right."""
+    with iso-HM curves so a better trade-off is simply further up and right.
+
+    With a `reference` (report/reference.py), its published points (per dataset group) are drawn as
+    hollow black diamonds labelled as published, and each run's own point for those groups as a
+    filled diamond, so like is compared with like."""
     plt = _pyplot()
     fig, ax = plt.subplots(figsize=(6.5, 6))
+    ax.set_xlim(0, 1.02)
+    ax.set_ylim(0, 1.02)
     for h in (0.5, 0.6, 0.7, 0.8, 0.9):
         xs = [h / 2 + i * (1 - h / 2) / 200 for i in range(1, 201)]  # correctness > h/2 keeps spec <= 1
         pts = [(c, h * c / (2 * c - h)) for c in xs if 2 * c - h > 0 and h * c / (2 * c - h) <= 1]
@@ -76,6 +158,14 @@ def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Pa
             ax.annotate(f"HM {h:.1f}", pts[-1], fontsize=7, color="#999999", xytext=(-28, 3),
                         textcoords="offset points")
     cmap = plt.get_cmap("tab10")
+    labels: list[tuple[float, float, str, Any]] = []
+    markers: list[tuple[float, float, float]] = []
+
+    def point(x: float, y: float, size: float, **style: Any) -> None:
+        ax.scatter(x, y, s=size, **style)
+        markers.append((x, y, size ** 0.5))
+
+    reference_groups = _reference_points(reference) if reference else {}
     for i, (name, run) in enumerate(runs.items()):
         color = cmap(i % 10)
         levels = [(name, run)]
@@ -86,21 +176,46 @@ def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Pa
             overall = level["overall"]
             if overall["correctness"] is None:
                 continue
-            ax.scatter(overall["correctness"], overall["specificity"], s=110, color=color, marker=marker,
-                       edgecolor="black", label=label, zorder=3)
+            point(overall["correctness"], overall["specificity"], 110, color=color, marker=marker,
+                  edgecolor="black", label=label, zorder=3)
             for dataset, s in level["datasets"].items():
                 if s["correctness"] is not None and len(level["datasets"]) > 1:
-                    ax.scatter(s["correctness"], s["specificity"], s=22, color=color, marker=marker, alpha=0.6)
-                    ax.annotate(dataset, (s["correctness"], s["specificity"]), fontsize=6, alpha=0.7,
-                                xytext=(3, 2), textcoords="offset points")
-    ax.set_xlim(0, 1.02)
-    ax.set_ylim(0, 1.02)
+                    point(s["correctness"], s["specificity"], 22, color=color, marker=marker, alpha=0.6)
+                    labels.append((s["correctness"], s["specificity"], dataset, color))
+            for group in reference_groups:
+                s = level["groups"].get(group)
+                if s and s["correctness"] is not None:
+                    point(s["correctness"], s["specificity"], 60, color=color, marker="D", edgecolor="black",
+                          zorder=3)
+                    labels.append((s["correctness"], s["specificity"], group, color))
+    legend = f"{reference['label']} ({reference['name']})" if reference else None
+    for group, points in reference_groups.items():
+        for method, (correctness, specificity) in points:
+            point(correctness, specificity, 60, facecolor="none", edgecolor="black", marker="D", zorder=3,
+                  label=legend)
+            legend = None  # one legend entry for every published point
+            suffix = f"{reference['name']}" + (f", {group}" if len(reference_groups) > 1 else "")
+            labels.append((correctness, specificity, f"{method} ({suffix})", "black"))
+    for h in (0.5, 0.6, 0.7, 0.8, 0.9):  # the iso-HM labels (drawn above) are obstacles too
+        markers += [(c, h * c / (2 * c - h), 8) for c in (0.98, 1.0) if h * c / (2 * c - h) <= 1]
+    fig.canvas.draw()  # label boxes need the final layout of the axes
+    place_labels(ax, labels, markers=markers)
     ax.set_xlabel("correctness (generic or better)")
     ax.set_ylabel("specificity (specific among correct)")
     ax.set_title("Correctness vs specificity")
     ax.legend(fontsize=8, loc="lower left")
     ax.grid(alpha=0.2)
     return _save(fig, path)
+
+
+def _reference_points(reference: Mapping[str, Any]) -> dict[str, list[tuple[str, tuple[float, float]]]]:
+    """group -> [(method, (correctness, specificity))] for the published rows that give both."""
+    out: dict[str, list[tuple[str, tuple[float, float]]]] = {}
+    for row in reference["rows"]:
+        for group, values in row["groups"].items():
+            if "correctness" in values and "specificity" in values:
+                out.setdefault(group, []).append((row["method"], (values["correctness"], values["specificity"])))
+    return out
 
 
 def plot_metric_vs_k(runs: Mapping[str, Mapping[str, Any]], path: Path) -> Path | None:

@@ -50,6 +50,7 @@ def run_report(
     print_table: bool = True,
     extra_markdown: str = "",
     gallery: bool = True,
+    reference: str | os.PathLike[str] | None = None,
 ) -> dict[str, Any]:
     """Write DIR/summary.json, DIR/summary.md and the plots; print the main table.
 
@@ -57,12 +58,21 @@ def run_report(
     and, with `gallery` and images reachable from the records, the browsable DIR/gallery/ (report/gallery.py).
 
     `extra_markdown` is appended to summary.md (e.g. the eval's open-world metrics section).
+    `reference` ("paper" or a JSON file, see report/reference.py) adds published rows to the group
+    table and the correctness-specificity plot, and to summary.json under "reference".
 
     All inputs are read and checked before anything is written, and every file is written
     atomically, so a bad input leaves no partial report behind.
     """
+    published = None
+    if reference is not None:
+        from .reference import load_reference
+
+        published = load_reference(reference)  # a bad reference fails before the inputs are read
     report = build_report(inputs, names)
     runs = report["runs"]
+    if published is not None:
+        report["reference"] = published
     out = Path(out_dir)
     files: list[str] = []
     if plots:
@@ -70,7 +80,7 @@ def run_report(
 
         made = [
             plot_category_shares(runs, out / "category_shares.png"),
-            plot_correctness_specificity(runs, out / "correctness_specificity.png"),
+            plot_correctness_specificity(runs, out / "correctness_specificity.png", published),
             plot_metric_vs_k(runs, out / "metric_vs_k.png"),
         ]
         files += [str(p) for p in made if p is not None]
@@ -84,10 +94,14 @@ def run_report(
         files += [str(made_class)] if made_class is not None else []
     write_atomic(out / "per_class.json", json.dumps(per_class_json(per_class), indent=1, ensure_ascii=False) + "\n")
     report["plots"] = files
-    write_atomic(out / "summary.md", markdown_report(runs) + (f"\n{extra_markdown}" if extra_markdown else ""))
+    write_atomic(out / "summary.md", markdown_report(runs, published) + (f"\n{extra_markdown}" if extra_markdown else ""))
     write_atomic(out / "summary.json", json.dumps(report, indent=2, ensure_ascii=False) + "\n")
     if print_table:
         print_terminal_table(runs)
+        if published is not None:
+            from .tables import print_group_table
+
+            print_group_table(runs, published)
         print(f"wrote {out / 'summary.json'}, {out / 'summary.md'}, {out / 'per_class.json'}"
               + (f" and {len(files)} plots" if files else ""))
     if gallery:

@@ -40,14 +40,24 @@ def main_rows(runs: Mapping[str, Mapping[str, Any]]) -> list[list[str]]:
     return rows
 
 
-def group_columns(runs: Mapping[str, Mapping[str, Any]]) -> list[str]:
+def group_columns(runs: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Any] | None = None) -> list[str]:
     present = {g for run in runs.values() for g in run["groups"]}
+    if reference:
+        present |= {g for row in reference["rows"] for g in row["groups"]}
     return [g for g in GROUP_ORDER if g in present]
 
 
-def group_rows(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[list[str]]]:
-    """The paper's headline layout: specificity / correctness / HM per dataset group."""
-    groups = group_columns(runs)
+def _group_cell(s: Mapping[str, Any] | None) -> str:
+    if s is None:
+        return "–"
+    return f"{_fmt(s.get('specificity'))} / {_fmt(s.get('correctness'))} / {_fmt(s.get('hm'))}"
+
+
+def group_rows(runs: Mapping[str, Mapping[str, Any]],
+               reference: Mapping[str, Any] | None = None) -> tuple[list[str], list[list[str]]]:
+    """The paper's headline layout: specificity / correctness / HM per dataset group; with a
+    `reference` (report/reference.py), its published rows follow, labelled as published."""
+    groups = group_columns(runs, reference)
     header = ["run", *[f"{g} (spec / corr / HM)" for g in groups]]
     rows = []
     for name, run in runs.items():
@@ -55,11 +65,12 @@ def group_rows(runs: Mapping[str, Mapping[str, Any]]) -> tuple[list[str], list[l
         if "best_of_n" in run:
             levels.append((f"{name} best-of-{run['best_of_n']['n']}", run["best_of_n"]))
         for label, level in levels:
-            cells = [label]
-            for g in groups:
-                s = level["groups"].get(g)
-                cells.append("–" if s is None else f"{_fmt(s['specificity'])} / {_fmt(s['correctness'])} / {_fmt(s['hm'])}")
-            rows.append(cells)
+            rows.append([label, *[_group_cell(level["groups"].get(g)) for g in groups]])
+    if reference:
+        from .reference import row_label
+
+        for row in reference["rows"]:
+            rows.append([row_label(reference, row["method"]), *[_group_cell(row["groups"].get(g)) for g in groups]])
     return header, rows
 
 
@@ -69,13 +80,16 @@ def markdown_table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines)
 
 
-def markdown_report(runs: Mapping[str, Mapping[str, Any]]) -> str:
+def markdown_report(runs: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Any] | None = None) -> str:
     parts = ["# SpeciaRL report", "", "Shares of each category, correctness (generic or better), specificity "
              "(specific or finer among the correct), HM of the two, average score. Groups and overall are "
              "macro-averages over datasets; HM of a group is the HM of its averaged correctness and specificity.",
              "", "## Overall", "", markdown_table(MAIN_COLUMNS, main_rows(runs)), ""]
-    header, rows = group_rows(runs)
+    header, rows = group_rows(runs, reference)
     parts += ["## By dataset group", "", markdown_table(header, rows), ""]
+    if reference:
+        parts += [f"Rows marked ({reference['label']}, {reference['name']}) are published numbers, not computed "
+                  f"here (– where not published). Source: {reference['source']}", ""]
     parts += ["## By dataset", ""]
     datasets = sorted({d for run in runs.values() for d in run["datasets"]})
     for dataset in datasets:
@@ -112,4 +126,24 @@ def print_terminal_table(runs: Mapping[str, Mapping[str, Any]], title: str = "Sp
     console = Console()
     if not console.is_terminal:
         console = Console(width=max(console.width, 110))
+    console.print(table)
+
+
+def print_group_table(runs: Mapping[str, Mapping[str, Any]], reference: Mapping[str, Any] | None = None,
+                      title: str = "by dataset group (spec / corr / HM)") -> None:
+    """The paper's layout in the terminal, published rows (dimmed) after the runs."""
+    from rich.console import Console
+    from rich.table import Table
+
+    header, rows = group_rows(runs, reference)
+    table = Table(title=title)
+    for i, column in enumerate(header):
+        table.add_column(column.removesuffix(" (spec / corr / HM)"), justify="left" if i == 0 else "right",
+                         no_wrap=i == 0)
+    published = len(reference["rows"]) if reference else 0
+    for i, row in enumerate(rows):
+        table.add_row(*row, style="dim" if i >= len(rows) - published else None)
+    console = Console()
+    if not console.is_terminal:
+        console = Console(width=max(console.width, 130))
     console.print(table)
