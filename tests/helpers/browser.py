@@ -34,7 +34,7 @@ def chromium(tmp_path: Path) -> Iterator[object]:
     for flag in FLAGS:
         options.add_argument(flag)
     profile = tmp_path / "chromium-profile"
-    profile.mkdir(exist_ok=True)
+    profile.mkdir(parents=True, exist_ok=True)
     options.add_argument(f"--user-data-dir={profile}")
     options.set_capability("goog:loggingPrefs", {"browser": "ALL"})
     driver = webdriver.Chrome(service=Service(executable_path=CHROMEDRIVER), options=options)

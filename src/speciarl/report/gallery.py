@@ -129,18 +129,23 @@ def build_gallery(
 
 
 def _thumbnails(data: GalleryData, order: list[str], thumb_dir: Path, log: Any) -> tuple[dict[str, str], int]:
-    """sample_id → thumbnail path relative to the site; thumbnails no sample uses any more are removed."""
+    """sample_id → thumbnail path relative to the site; thumbnails no sample uses any more are removed.
+
+    Pillow releases the GIL while it decodes and encodes, so a small thread pool makes them in parallel."""
+    from concurrent.futures import ThreadPoolExecutor
+
     thumbs: dict[str, str] = {}
     made = 0
     with_image = [s for s in order if data.samples[s].image]
-    progress = _progress(len(with_image), "thumbnails") if len(with_image) > 500 else None
-    for sid in with_image:
-        name, new = make_thumb(data.samples[sid].image, thumb_dir)  # type: ignore[arg-type]
-        made += new
-        if name is not None:
-            thumbs[sid] = f"thumbs/{name}"
-        if progress is not None:
-            progress.update(1)
+    progress = _progress(len(with_image), "thumbnails") if log and len(with_image) > 500 else None
+    with ThreadPoolExecutor(max_workers=min(8, os.cpu_count() or 1)) as pool:
+        results = pool.map(lambda sid: make_thumb(data.samples[sid].image, thumb_dir), with_image, chunksize=64)
+        for sid, (name, new) in zip(with_image, results):
+            made += new
+            if name is not None:
+                thumbs[sid] = f"thumbs/{name}"
+            if progress is not None:
+                progress.update(1)
     if progress is not None:
         progress.close()
     if thumb_dir.is_dir():

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import hashlib
 import os
+import threading
 from pathlib import Path
 
 THUMB_PX = 160
@@ -44,7 +45,7 @@ def make_thumb(image: str | os.PathLike[str], cache_dir: Path) -> tuple[str | No
     except (OSError, UnidentifiedImageError, SyntaxError, ValueError, Image.DecompressionBombError):
         return None, False
     target.parent.mkdir(parents=True, exist_ok=True)
-    tmp = target.with_name(f".{target.name}.{os.getpid()}.tmp")
+    tmp = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.tmp")
     rgb.save(tmp, format="JPEG", quality=QUALITY, optimize=True)
     os.replace(tmp, target)
     return name, True
