@@ -54,6 +54,24 @@ def test_agreement_kappa_confusion_and_metric_moves(tmp_path):
     assert data["error_effects"]["disagreements"] == 3
     assert data["error_effects"]["speciarl_reward"] == pytest.approx(1 / 3)
     assert data["error_effects"]["correctness"] == pytest.approx(1 / 3)
+    # one prediction per sample: SpeciaRL gives 1 to every non-wrong answer, so only s4 (wrong -> generic)
+    # changes it; binary changes for s2 (specific -> less specific); scala1 for s2 and s4
+    rc = data["rewards_changed"]
+    assert (rc["samples"], rc["predictions"], rc["max_group_size"]) == (8, 8, 1)
+    assert rc["speciarl"] == pytest.approx(1 / 8) and rc["binary"] == pytest.approx(1 / 8)
+    assert rc["scala1"] == pytest.approx(2 / 8)
+
+
+def test_rewards_move_within_groups(tmp_path):
+    # one sample, 3 predictions: A = [specific, less specific, wrong], B = [less specific, less specific, wrong]
+    # SpeciaRL: A -> [1, 0, 0]; B -> [1, 1, 0] (less specific is now the group's best): one reward of three moves
+    rows = [("specific", "less specific"), ("less specific", "less specific"), ("wrong", "wrong")]
+    for side, name in ((0, "a"), (1, "b")):
+        (tmp_path / f"{name}.jsonl").write_text("".join(json.dumps(
+            {"sample_id": "x", "dataset": "cub200", "ground_truth": "gt", "prediction_index": i, "answer": f"a{i}",
+             "category": cats[side]}) + "\n" for i, cats in enumerate(rows)))
+    rc = agree_numbers(tmp_path / "a.jsonl", tmp_path / "b.jsonl")["rewards_changed"]
+    assert rc["max_group_size"] == 3 and rc["speciarl"] == pytest.approx(1 / 3)
 
 
 def test_cli_writes_agree_json_and_prints_the_tables(tmp_path, capsys):

@@ -17,6 +17,7 @@ from typing import Any
 from ..errors import SpeciarlError
 from ..judges.agreement import agreement_summary, confusion_matrix
 from ..records import Record, read_records, write_atomic
+from ..rewards import STATIC_TABLES, group_anchored_rewards, static_rewards
 
 METRICS = ("correctness", "specificity", "hm", "average_score")
 
@@ -62,6 +63,35 @@ def metric_moves(pairs: list[tuple[Record, Record]]) -> dict[str, Any]:
             "datasets": {d: moves(sa["datasets"][d], sb["datasets"][d]) for d in sa["datasets"]}}
 
 
+def reward_moves(pairs: list[tuple[Record, Record]]) -> dict[str, Any]:
+    """The share of predictions whose reward differs between the two gradings, with each sample's
+    predictions (in prediction_index order) as one SpeciaRL group — exact for best-of-N runs and
+    training logs, where the group is what anchors the reward."""
+    groups: dict[str, list[tuple[int, Record, Record]]] = {}
+    for ra, rb in pairs:
+        groups.setdefault(ra.sample_id, []).append((ra.prediction_index, ra, rb))
+    ga, gb = [], []
+    for members in groups.values():
+        members.sort(key=lambda m: m[0])
+        ga.append([ra.category for _, ra, _ in members])
+        gb.append([rb.category for _, _, rb in members])
+    flat_a = [c for g in ga for c in g]
+    flat_b = [c for g in gb for c in g]
+    n = len(flat_a)
+
+    def changed(x: list[float], y: list[float]) -> float | None:
+        return sum(1 for u, v in zip(x, y, strict=True) if u != v) / n if n else None
+
+    speciarl_a = [r for g in group_anchored_rewards(ga) for r in g]
+    speciarl_b = [r for g in group_anchored_rewards(gb) for r in g]
+    out: dict[str, Any] = {"samples": len(groups), "predictions": n,
+                           "max_group_size": max((len(g) for g in ga), default=0),
+                           "speciarl": changed(speciarl_a, speciarl_b)}
+    for scheme in STATIC_TABLES:
+        out[scheme] = changed(static_rewards(flat_a, scheme), static_rewards(flat_b, scheme))
+    return out
+
+
 def agree_numbers(path_a: str | Path, path_b: str | Path, names: tuple[str, str] | None = None) -> dict[str, Any]:
     names = names or (Path(path_a).stem, Path(path_b).stem)
     a, b = _graded(path_a), _graded(path_b)
@@ -77,6 +107,7 @@ def agree_numbers(path_a: str | Path, path_b: str | Path, names: tuple[str, str]
         "matched": len(pairs), "only_a": len(a.keys() - b.keys()), "only_b": len(b.keys() - a.keys()),
         "parse_failures": sum(1 for ra, rb in pairs if ra.category is None or rb.category is None),
         "metrics": metric_moves(pairs),
+        "rewards_changed": reward_moves(pairs),
     })
     return data
 
@@ -124,3 +155,7 @@ def print_agree(data: dict[str, Any]) -> None:
     if not console.is_terminal:
         console = Console(width=max(console.width, 110))
     console.print(table)
+    rc = data["rewards_changed"]
+    console.print(f"rewards that change from A to B ({rc['predictions']} predictions, {rc['samples']} samples as "
+                  f"groups of up to {rc['max_group_size']}): SpeciaRL {fmt(rc['speciarl'])}, binary {fmt(rc['binary'])}, "
+                  f"scala1 {fmt(rc['scala1'])}")
