@@ -503,6 +503,29 @@ def _add_judge(sub: argparse._SubParsersAction) -> None:
     p.set_defaults(handler=handler)
 
 
+def _add_config(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser("config", help="config files: every key with its type, default and help (show-schema)",
+                       description="The config reference, printed from the schemas the files are checked "
+                       "against: `speciarl config show-schema KIND`.")
+    csub = p.add_subparsers(dest="config_command", metavar="<config command>")
+    show = csub.add_parser("show-schema", help="keys, types, defaults and help of one config kind")
+    from .pipeline.show_schema import KINDS  # a constant; the module imports nothing at load
+
+    show.add_argument("kind", choices=KINDS, help="which config file")
+
+    def handler(args: argparse.Namespace) -> int:
+        if getattr(args, "config_command", None) != "show-schema":
+            p.print_help()
+            return 2
+        from .pipeline.show_schema import render_schema
+
+        print(render_schema(args.kind))
+        return 0
+
+    p.set_defaults(handler=handler)
+    show.set_defaults(handler=handler)
+
+
 # Subcommand registry, in the order `--help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
@@ -516,6 +539,7 @@ SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_sft,
     _add_export,
     _add_demo,
+    _add_config,
 ]
 
 

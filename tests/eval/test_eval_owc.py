@@ -61,13 +61,13 @@ def test_owc_off_by_default_and_hashed_only_when_on(tmp_path, server):
 
 def test_owc_config_errors_name_the_key(tmp_path, server):
     cfg = write_config(tmp_path, server.base_url, owc={"semantics": True})
-    with pytest.raises(ConfigError, match="owc: unknown key.*semantics"):
+    with pytest.raises(ConfigError, match=r"eval\.yaml: unknown key `owc\.semantics` \(did you mean semantic\?\)"):
         load_eval_config(cfg)
     cfg = write_config(tmp_path, server.base_url, owc={"llm_inclusion": True})  # the taxonomy judge
     with pytest.raises(ConfigError, match="llm_inclusion needs an openai judge"):
         load_eval_config(cfg)
     cfg = write_config(tmp_path, server.base_url, owc={"semantic": "yes"})
-    with pytest.raises(ConfigError, match="owc.semantic must be true or false"):
+    with pytest.raises(ConfigError, match=r"eval\.yaml: `owc\.semantic`: expected bool, got 'yes'"):
         load_eval_config(cfg)
 
 

@@ -187,7 +187,7 @@ def test_reply_parsing_is_strict(reply, label):
 
 
 def test_bad_config_is_a_config_error(server):
-    with pytest.raises(ConfigError, match="unknown openai judge option"):
+    with pytest.raises(ConfigError, match="unknown key `judge.temprature`; known: api_key_env"):
         build_judge({"type": "openai", "base_url": server.base_url, "model": "m", "temprature": 0})
     with pytest.raises(ConfigError, match="choice_field"):
         judge_for(server, choice_field="json")
@@ -195,7 +195,7 @@ def test_bad_config_is_a_config_error(server):
         judge_for(server, prompt="batched")
     with pytest.raises(ConfigError, match="base_url"):
         build_judge({"type": "openai", "model": "m", "cache": "none"})
-    with pytest.raises(ConfigError, match="judge type"):
+    with pytest.raises(ConfigError, match="unknown judge type 'regex'"):
         build_judge({"type": "regex"})
 
 

@@ -17,26 +17,17 @@ from ..configfile import load_yaml_config
 from ..errors import ConfigError
 from .base import SOURCES, BaseJudge, Judge, JudgeStats, Pair, Verdict, cache_key
 from .cache import Cache, RedisCache, SQLiteCache, default_cache_path, open_cache
+from .config import JUDGE_TYPES, JudgeOptions, OpenAIJudgeOptions, TaxonomyJudgeOptions, parse_judge_options
 from .fastpaths import DEFAULT_LENGTH_CAP, DEFAULT_REFUSALS, FastPaths, lists_options
 from .openai import PROMPT_VARIANTS, OpenAIJudge, parse_reply
 from .taxonomy import Taxonomy, TaxonomyJudge
 
 __all__ = [
-    "SOURCES", "BaseJudge", "Cache", "DEFAULT_LENGTH_CAP", "DEFAULT_REFUSALS", "FastPaths", "Judge",
-    "JudgeStats", "OpenAIJudge", "PROMPT_VARIANTS", "Pair", "RedisCache", "SQLiteCache", "Taxonomy",
-    "TaxonomyJudge", "Verdict", "build_judge", "cache_key", "default_cache_path", "lists_options",
-    "load_judge_config", "open_cache", "parse_reply",
+    "JUDGE_TYPES", "SOURCES", "BaseJudge", "Cache", "DEFAULT_LENGTH_CAP", "DEFAULT_REFUSALS", "FastPaths", "Judge",
+    "JudgeOptions", "JudgeStats", "OpenAIJudge", "OpenAIJudgeOptions", "PROMPT_VARIANTS", "Pair", "RedisCache",
+    "SQLiteCache", "Taxonomy", "TaxonomyJudge", "TaxonomyJudgeOptions", "Verdict", "build_judge", "cache_key",
+    "default_cache_path", "lists_options", "load_judge_config", "open_cache", "parse_judge_options", "parse_reply",
 ]
-
-_COMMON = {"type", "cache", "length_cap", "fast_paths", "cache_lock_ttl", "cache_ttl"}
-_TAXONOMY = {"taxonomy", "less_specific_levels"}
-_OPENAI = {"base_url", "model", "prompt", "prompt_file", "labels", "concurrency", "timeout", "max_retries",
-           "unparseable_retries", "backoff_base", "backoff_max", "choice_field", "api_key_env", "max_tokens",
-           "extra_body"}
-
-# Main-subject answers describe a scene: give them room before the length cap calls them wrong.
-_VARIANT_LENGTH_CAP = {"main_subject": 48}
-
 
 def load_judge_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     """A judge mapping from a YAML file: the file itself, or its `judge:` section (so an eval or
@@ -45,51 +36,35 @@ def load_judge_config(path: str | os.PathLike[str]) -> dict[str, Any]:
     section = data.get("judge", data)
     if not isinstance(section, dict):
         raise ConfigError(f"{path}: `judge` must be a mapping")
+    if "type" in section:  # checked here so that errors name the file; flags may still add the type
+        parse_judge_options(section, "judge" if "judge" in data else "", path)
     return dict(section)
 
 
-def build_judge(config: dict[str, Any]) -> BaseJudge:
-    """A judge (with its fast paths and cache) from a plain dict, e.g. a YAML config section.
+def build_judge(config: dict[str, Any] | JudgeOptions) -> BaseJudge:
+    """A judge (with its fast paths and cache) from a mapping, e.g. a YAML config section, or its
+    typed options (`speciarl.judges.config`: every key, its type, default and help).
 
     Cache: "none", "default" (SQLite at `default_cache_path()`), a SQLite path, or a redis:// URL.
     Default: the SQLite default for LLM judges, none for the taxonomy judge (it is faster than any cache).
-    Unknown keys are a ConfigError listing the known ones.
+    Unknown keys and wrongly typed values are a ConfigError naming the key.
     """
-    if not isinstance(config, dict):
-        raise ConfigError(f"judge config must be a mapping, got {type(config).__name__}")
-    kind = config.get("type")
-    known = _COMMON | {"taxonomy": _TAXONOMY, "openai": _OPENAI}.get(kind, set())
-    if kind not in ("taxonomy", "openai"):
-        raise ConfigError(f"judge type must be 'taxonomy' or 'openai', got {kind!r}")
-    unknown = sorted(set(config) - known)
-    if unknown:
-        raise ConfigError(f"unknown {kind} judge option(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
-    options = {k: v for k, v in config.items() if k in (_TAXONOMY | _OPENAI)}
+    options = config if isinstance(config, JudgeOptions) else parse_judge_options(config)
+    fast_paths = FastPaths(**options.fast_paths_kwargs())
 
-    fast = dict(config.get("fast_paths") or {})
-    cap_default = _VARIANT_LENGTH_CAP.get(config.get("prompt", "single"), DEFAULT_LENGTH_CAP)
-    fast.setdefault("length_cap", config.get("length_cap", cap_default))
-    try:
-        fast_paths = FastPaths(**fast)
-    except TypeError as exc:
-        raise ConfigError(f"bad fast_paths options ({exc}); known: length_cap, exact, refusals, options") from None
-
-    cache_spec = config.get("cache", "default" if kind == "openai" else "none")
-    redis_options = {}
-    if config.get("cache_lock_ttl") is not None:
-        redis_options["lock_ttl"] = float(config["cache_lock_ttl"])
-    if config.get("cache_ttl") is not None:
-        redis_options["ttl"] = float(config["cache_ttl"])
-    cache = open_cache(cache_spec, **redis_options)
+    redis_options = {k: v for k, v in (("lock_ttl", options.cache_lock_ttl), ("ttl", options.cache_ttl))
+                     if v is not None}
+    cache = open_cache(options.cache, **redis_options)
     if isinstance(cache, RedisCache):
         try:
             asyncio.get_running_loop()
         except RuntimeError:  # no loop running: check the server now, at the boundary
             asyncio.run(cache.check())
 
-    if kind == "taxonomy":
-        if not options.get("taxonomy"):
+    if isinstance(options, TaxonomyJudgeOptions):
+        if not options.taxonomy:
             raise ConfigError("the taxonomy judge needs 'taxonomy': a YAML or JSON label hierarchy file")
-        return TaxonomyJudge(options.pop("taxonomy"), fast_paths=fast_paths, cache=cache, **options)
-    return OpenAIJudge(options.pop("base_url", None), options.pop("model", None),
-                       fast_paths=fast_paths, cache=cache, **options)
+        return TaxonomyJudge(options.taxonomy, less_specific_levels=options.less_specific_levels,
+                             fast_paths=fast_paths, cache=cache)
+    kwargs = options.judge_kwargs()
+    return OpenAIJudge(kwargs.pop("base_url"), kwargs.pop("model"), fast_paths=fast_paths, cache=cache, **kwargs)

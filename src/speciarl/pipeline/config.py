@@ -33,34 +33,66 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from ..configfile import load_yaml_config
+from pydantic import ConfigDict
+
+from ..configfile import Section, check_section, load_yaml_config, operational_keys, option, redact_secrets
 from ..errors import ConfigError
+from ..judges.config import JUDGE_TYPES, parse_judge_options
 from ..predict.base import SamplingParams
-
-TOP_KEYS = {"name", "output_dir", "model", "benchmarks", "prompt", "sampling", "judge", "report", "owc", "extends"}
-OWC_KEYS = {"enabled", "semantic", "llm_inclusion"}
-BENCH_KEYS = {"name", "root", "split", "limit", "options", "generate"}
-# Keys that only change speed or plumbing, never a prediction or a grade.
-OPERATIONAL_KEYS = {
-    "batch_size", "chunk_size", "device", "concurrency", "timeout", "max_retries", "backoff_base",
-    "backoff_max", "api_key", "api_key_env", "gpu_memory_utilization", "tensor_parallel_size", "cache",
-    "attn_implementation", "engine_kwargs", "progress", "num_threads",
-}
+from ..predict.config import BACKEND_SCHEMAS, parse_model_section
 
 
-@dataclass(frozen=True)
-class BenchmarkSpec:
-    name: str
-    root: str
-    split: str | None = None
-    limit: int | None = None
-    options: dict[str, Any] = field(default_factory=dict)
-    generate: dict[str, Any] | None = None  # `synthetic` only: write the benchmark into root when absent
+class BenchmarkSpec(Section):
+    """One entry of `benchmarks:`."""
+
+    model_config = ConfigDict(frozen=True)
+
+    name: str = option(..., "registered benchmark name (`speciarl data list`)")
+    root: str = option(..., "the unpacked archive folder, manifest file or HF copy")
+    split: str | None = option(None, "split to read (default: test)")
+    limit: int | None = option(None, "the first N samples only, for a quick run", ge=1)
+    options: dict[str, Any] = option(help="loader options, e.g. {split_file: PATH}", default_factory=dict)
+    generate: dict[str, Any] | None = option(None, "`synthetic` only: write the benchmark into root when absent "
+                                                   "(write_synthetic options)")
+
+
+class ReportSection(Section):
+    plots: bool = option(True, "write the PNG plots")
+
+
+class OwcSection(Section):
+    """`owc:` lmms-owc secondary metrics into report/owc.json (`owc: true` is text inclusion only)."""
+
+    enabled: bool = option(True, "false: off (as if the section were absent)")
+    semantic: bool = option(False, "semantic and concept similarity (all-MiniLM-L6-v2, the owc extra)")
+    llm_inclusion: bool | dict[str, Any] | None = option(
+        False, "LLM inclusion with the binary judge prompt: true reuses the eval's (openai) judge, a mapping is "
+        "a judge of its own")
+
+
+class EvalFile(Section):
+    """The top level of an eval config; `model` and `judge` are checked by their own schemas
+    (`speciarl.predict.config`, `speciarl.judges.config`): one per backend and per judge type."""
+
+    name: str | None = option(None, "run name; the run dir is <output_dir>/<name>-<hash> (default: file stem)")
+    output_dir: str = option("runs/eval", "where run directories go")
+    model: dict[str, Any] = option(..., "the VLM: `backend` (transformers, vllm, openai) and its keys")
+    benchmarks: list[BenchmarkSpec] = option(..., "what to evaluate on", min_length=1)
+    prompt: str = option("base", "VLM prompt: a built-in name (`speciarl data prompts`) or a file")
+    sampling: SamplingParams = option(help="decoding", default_factory=SamplingParams)
+    judge: dict[str, Any] = option(..., "how answers are graded: `type` (taxonomy, openai) and its keys")
+    report: ReportSection = option(help="the report stage", default_factory=ReportSection)
+    owc: bool | dict[str, Any] | None = option(None, "lmms-owc secondary metrics: true (text inclusion) or a "
+                                                     "mapping")
+
+
+# Keys that only change speed or plumbing, never a prediction or a grade: left out of the run hash.
+OPERATIONAL_KEYS = operational_keys(*BACKEND_SCHEMAS.values(), *JUDGE_TYPES.values())
 
 
 @dataclass
 class EvalConfig:
-    """A validated eval config; `raw` is the file's content as read."""
+    """A validated eval config; `model` and `judge` are the mappings as written (checked by their schemas)."""
 
     name: str
     output_dir: Path
@@ -72,14 +104,16 @@ class EvalConfig:
     plots: bool = True
     owc: dict[str, Any] | None = None  # None: off; else {"semantic": bool, "llm_inclusion": judge mapping | None}
     path: Path | None = None
-    raw: dict[str, Any] = field(default_factory=dict)
+    raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
+        """The resolved config as written to run.json: secrets (a literal `model.api_key`) redacted."""
+        backend = BACKEND_SCHEMAS[self.model.get("backend", "transformers")]
         return {
             "name": self.name,
             "output_dir": str(self.output_dir),
-            "model": self.model,
-            "benchmarks": [vars(b) for b in self.benchmarks],
+            "model": redact_secrets(self.model, backend),
+            "benchmarks": [b.model_dump() for b in self.benchmarks],
             "prompt": self.prompt,
             "sampling": self.sampling.to_dict(),
             "judge": self.judge,
@@ -87,12 +121,8 @@ class EvalConfig:
             **({"owc": self.owc} if self.owc is not None else {}),  # absent when off: older run.json stay equal
         }
 
-
-def _section(data: dict[str, Any], key: str, path: Path | str) -> dict[str, Any]:
-    value = data.get(key) or {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: `{key}` must be a mapping, got {type(value).__name__}")
-    return dict(value)
+    def __repr__(self) -> str:  # never shows a literal key
+        return f"EvalConfig({self.to_dict()!r})"
 
 
 def parse_owc(value: Any, judge: dict[str, Any], path: Path | str) -> dict[str, Any] | None:
@@ -103,91 +133,41 @@ def parse_owc(value: Any, judge: dict[str, Any], path: Path | str) -> dict[str, 
     """
     if value is None or value is False:
         return None
-    if value is True:
-        value = {}
-    if not isinstance(value, dict):
-        raise ConfigError(f"{path}: `owc` must be true/false or a mapping ({', '.join(sorted(OWC_KEYS))}), "
-                          f"got {value!r}")
-    bad = sorted(set(value) - OWC_KEYS)
-    if bad:
-        raise ConfigError(f"{path}: owc: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(OWC_KEYS))}")
-    for key in ("enabled", "semantic"):
-        if not isinstance(value.get(key, False), bool):
-            raise ConfigError(f"{path}: owc.{key} must be true or false, got {value[key]!r}")
-    if not value.get("enabled", True):
+    section = check_section(OwcSection, {} if value is True else value, "owc", path)
+    if not section.enabled:
         return None
-    llm = value.get("llm_inclusion", False)
+    llm = section.llm_inclusion
     if llm is True:
         llm = {k: v for k, v in judge.items() if k not in ("prompt", "prompt_file", "labels")}
     elif llm is False or llm is None:
         llm = None
-    elif not isinstance(llm, dict):
-        raise ConfigError(f"{path}: owc.llm_inclusion must be true, false or a judge mapping, got {llm!r}")
-    if llm is not None and llm.get("type") != "openai":
-        raise ConfigError(f"{path}: owc.llm_inclusion needs an openai judge (the binary prompt is an LLM "
-                          f"prompt), got type {llm.get('type')!r}; give llm_inclusion an openai judge mapping")
-    return {"semantic": bool(value.get("semantic", False)), "llm_inclusion": llm}
+    if llm is not None:
+        if llm.get("type") != "openai":
+            raise ConfigError(f"{path}: owc.llm_inclusion needs an openai judge (the binary prompt is an LLM "
+                              f"prompt), got type {llm.get('type')!r}; give llm_inclusion an openai judge mapping")
+        parse_judge_options(llm, "owc.llm_inclusion", path)
+    return {"semantic": section.semantic, "llm_inclusion": llm}
 
 
 def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str | None = None) -> EvalConfig:
-    """Validate a loaded YAML mapping into an EvalConfig; errors name the file and the key."""
+    """Validate a loaded YAML mapping into an EvalConfig; errors name the file, key, type and value."""
     if not isinstance(data, dict):
         raise ConfigError(f"{path}: expected a mapping at the top level")
-    unknown = sorted(set(data) - TOP_KEYS)
-    if unknown:
-        raise ConfigError(f"{path}: unknown key(s) {', '.join(unknown)}; known: {', '.join(sorted(TOP_KEYS))}")
-    name = data.get("name") or Path(str(path)).stem
-    if not isinstance(name, str) or "/" in name:
-        raise ConfigError(f"{path}: `name` must be a string without '/', got {name!r}")
-    model = _section(data, "model", path)
-    if not model:
-        raise ConfigError(f"{path}: `model` section is required (backend + path or tiny)")
-    from ..predict import check_model_config
-
-    to_check = {k: v for k, v in model.items() if k != "tiny"}
-    if "tiny" in model:
-        to_check.setdefault("path", "<built from model.tiny>")
-    try:
-        check_model_config(to_check)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    judge = _section(data, "judge", path)
-    if not judge:
-        raise ConfigError(f"{path}: `judge` section is required (e.g. {{type: taxonomy, taxonomy: FILE}})")
-    benches = data.get("benchmarks")
-    if not isinstance(benches, list) or not benches:
-        raise ConfigError(f"{path}: `benchmarks` must be a non-empty list of {{name, root}} entries")
-    specs = []
-    for i, entry in enumerate(benches):
-        if not isinstance(entry, dict) or "name" not in entry or "root" not in entry:
-            raise ConfigError(f"{path}: benchmarks[{i}] needs `name` and `root`")
-        bad = sorted(set(entry) - BENCH_KEYS)
-        if bad:
-            raise ConfigError(f"{path}: benchmarks[{i}]: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(BENCH_KEYS))}")
-        generate = entry.get("generate")
-        if generate is not None and (entry["name"] != "synthetic" or not isinstance(generate, dict)):
+    top = check_section(EvalFile, data, "", path)
+    name = top.name or Path(str(path)).stem
+    if "/" in name:
+        raise ConfigError(f"{path}: `name` must not contain '/', got {name!r}")
+    model = dict(top.model)
+    parse_model_section(model, "model", path)
+    judge = dict(top.judge)
+    parse_judge_options(judge, "judge", path)
+    for i, spec in enumerate(top.benchmarks):
+        if spec.generate is not None and spec.name != "synthetic":
             raise ConfigError(f"{path}: benchmarks[{i}]: `generate` is a mapping of write_synthetic options, "
                               "only for the `synthetic` benchmark")
-        specs.append(BenchmarkSpec(name=str(entry["name"]), root=str(entry["root"]), split=entry.get("split"),
-                                   limit=entry.get("limit"), options=dict(entry.get("options") or {}),
-                                   generate=generate))
-    sampling_cfg = _section(data, "sampling", path)
-    known = set(SamplingParams.__dataclass_fields__)
-    bad = sorted(set(sampling_cfg) - known)
-    if bad:
-        raise ConfigError(f"{path}: sampling: unknown key(s) {', '.join(bad)}; known: {', '.join(sorted(known))}")
-    try:
-        sampling = SamplingParams(**sampling_cfg)
-    except ConfigError as exc:
-        raise ConfigError(f"{path}: {exc}") from None
-    prompt = data.get("prompt", "base")
-    if not isinstance(prompt, str):
-        raise ConfigError(f"{path}: `prompt` must be a prompt name or file, got {prompt!r}")
-    report = _section(data, "report", path)
-    out = output_dir or data.get("output_dir") or "runs/eval"
-    return EvalConfig(name=name, output_dir=Path(out), model=model, benchmarks=specs, prompt=prompt,
-                      sampling=sampling, judge=judge, plots=bool(report.get("plots", True)),
-                      owc=parse_owc(data.get("owc"), judge, path), path=Path(str(path)), raw=data)
+    return EvalConfig(name=name, output_dir=Path(output_dir or top.output_dir), model=model,
+                      benchmarks=list(top.benchmarks), prompt=top.prompt, sampling=top.sampling, judge=judge,
+                      plots=top.report.plots, owc=parse_owc(top.owc, judge, path), path=Path(str(path)), raw=data)
 
 
 def load_eval_config(path: str | os.PathLike[str], output_dir: str | None = None) -> EvalConfig:
@@ -221,7 +201,7 @@ def _predict_content(config: EvalConfig, prompt_hash: str) -> dict[str, Any]:
     model = {k: v for k, v in config.model.items() if k not in OPERATIONAL_KEYS}
     return {
         "model": _fingerprint(model),
-        "benchmarks": [{**vars(b), "root": str(Path(b.root).expanduser().resolve())} for b in config.benchmarks],
+        "benchmarks": [{**b.model_dump(), "root": str(Path(b.root).expanduser().resolve())} for b in config.benchmarks],
         "prompt": [config.prompt, prompt_hash],
         "sampling": config.sampling.to_dict(),
     }

@@ -5,22 +5,20 @@ Heavy imports (torch, transformers, vLLM, aiohttp) happen inside each backend, o
 
 from __future__ import annotations
 
-import inspect
 from typing import Any
 
 from ..errors import ConfigError
 from .base import Completion, PredictRequest, Predictor, SamplingParams, derived_seed
+from .config import BACKEND_SCHEMAS, backend_kwargs, parse_model_section
 
-BACKENDS = ("transformers", "vllm", "openai")
+BACKENDS = tuple(BACKEND_SCHEMAS)
 
-__all__ = ["BACKENDS", "Completion", "PredictRequest", "Predictor", "SamplingParams", "build_predictor",
-           "check_model_config", "derived_seed"]
+__all__ = ["BACKENDS", "BACKEND_SCHEMAS", "Completion", "PredictRequest", "Predictor", "SamplingParams",
+           "backend_class", "build_predictor", "check_model_config", "derived_seed", "parse_model_section"]
 
 
-def check_model_config(config: dict[str, Any]) -> type:
-    """The backend class for a `model:` section, after checking its keys (nothing is loaded)."""
-    config = dict(config)
-    backend = config.pop("backend", "transformers")
+def backend_class(backend: str) -> type:
+    """The predictor class of a backend name (imported here: each backend's heavy imports are its own)."""
     if backend == "transformers":
         from .transformers_backend import TransformersPredictor as cls
     elif backend == "vllm":
@@ -29,27 +27,20 @@ def check_model_config(config: dict[str, Any]) -> type:
         from .openai_backend import OpenAIPredictor as cls  # type: ignore[assignment]
     else:
         raise ConfigError(f"model.backend: unknown backend {backend!r}; choose one of {', '.join(BACKENDS)}")
-    params = inspect.signature(cls.__init__).parameters
-    unknown = sorted(set(config) - set(params))
-    if unknown:
-        known = ", ".join(p for p in params if p != "self")
-        raise ConfigError(f"model ({backend} backend): unknown key(s) {', '.join(unknown)}; known: {known}")
-    missing = [p.name for p in params.values() if p.name != "self" and p.default is p.empty
-               and p.kind is p.POSITIONAL_OR_KEYWORD and p.name not in config]
-    if missing:
-        raise ConfigError(f"model ({backend} backend): missing key(s) {', '.join(missing)}")
     return cls
 
 
-def build_predictor(config: dict[str, Any]) -> Predictor:
-    """A predictor from a `model:` config section: `backend` plus that backend's keyword arguments.
+def check_model_config(config: dict[str, Any]) -> type:
+    """The backend class for a `model:` section, after checking its keys and values (nothing is loaded)."""
+    return backend_class(parse_model_section(config).backend)
 
-    transformers: path, adapter, name, batch_size, device, dtype, attn_implementation, merge_adapter,
-    num_threads.
-    vllm: path, adapter, name, chunk_size, tensor_parallel_size, gpu_memory_utilization, max_model_len,
-    max_lora_rank, enable_prefix_caching, dtype, seed, engine_kwargs.
-    openai: base_url, model, name, api_key_env, concurrency, timeout, max_retries, backoff_base,
-    backoff_max, extra_body.
+
+def build_predictor(config: dict[str, Any] | Any) -> Predictor:
+    """A predictor from a `model:` section (a mapping or its typed schema, `speciarl.predict.config`).
+
+    `model.tiny` is resolved by the eval pipeline (it builds the model and sets `path`) before this.
     """
-    cls = check_model_config(config)
-    return cls(**{k: v for k, v in config.items() if k != "backend"})
+    section = config if not isinstance(config, dict) else parse_model_section(config)
+    if getattr(section, "tiny", None) is not None:
+        raise ConfigError("model.tiny must be built first (speciarl.pipeline.eval.resolve_model)")
+    return backend_class(section.backend)(**backend_kwargs(section))

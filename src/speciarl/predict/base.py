@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Iterator
-from dataclasses import asdict, dataclass
+from dataclasses import dataclass
 from typing import Any, Protocol
 
+from pydantic import ConfigDict, model_validator
+
+from ..configfile import Section, option
 from ..errors import ConfigError
 
 
@@ -35,17 +38,21 @@ class PromptLike(Protocol):
     hash: str
 
 
-@dataclass(frozen=True)
-class SamplingParams:
-    """Decoding settings. Greedy by default; the paper's best-of-64 is n=64, temperature=0.6, top_p=0.95."""
+class SamplingParams(Section):
+    """Decoding settings (the eval config's `sampling:` section). Greedy by default; the paper's
+    best-of-64 is n=64, temperature=0.6, top_p=0.95."""
 
-    n: int = 1
-    temperature: float = 0.0
-    top_p: float = 1.0
-    max_new_tokens: int = 2048
-    seed: int = 0
+    model_config = ConfigDict(frozen=True)
 
-    def __post_init__(self) -> None:
+    n: int = option(1, "predictions per image (best-of-N)")
+    temperature: float = option(0.0, "0: greedy; the paper's best-of-64 samples at 0.6")
+    top_p: float = option(1.0, "nucleus sampling mass (paper best-of-64: 0.95)")
+    max_new_tokens: int = option(2048, "generation length limit in tokens")
+    seed: int = option(0, "sample i of image x gets a seed derived from (seed, x, i): resumable, batch-independent")
+
+    @model_validator(mode="after")
+    def _check(self) -> SamplingParams:
+        # ConfigError (not ValueError) passes through pydantic unchanged, so direct use raises it too
         if self.n < 1:
             raise ConfigError(f"sampling.n must be >= 1, got {self.n}")
         if self.temperature < 0:
@@ -59,13 +66,14 @@ class SamplingParams:
                 f"sampling.n={self.n} with temperature 0 would repeat one greedy answer {self.n} times; "
                 "set a temperature (paper best-of-64: temperature 0.6, top_p 0.95)"
             )
+        return self
 
     @property
     def greedy(self) -> bool:
         return self.temperature == 0
 
     def to_dict(self) -> dict[str, Any]:
-        return asdict(self)
+        return self.model_dump()
 
 
 @dataclass(frozen=True)
