@@ -91,3 +91,18 @@ def test_constraints_and_cross_field_checks(tmp_path):
         with pytest.raises(ConfigError, match="eval.yaml: ") as info:
             load_eval_config(path)
         assert message in str(info.value)
+
+
+def test_show_schema_prints_every_section_from_the_schemas(capsys):
+    from speciarl.cli import main
+    from speciarl.predict.config import BACKEND_SCHEMAS
+
+    assert main(["config", "show-schema", "eval"]) == 0
+    out = capsys.readouterr().out
+    for title in ["[top level]", "[owc]", "[judge (type: taxonomy)]", "[judge (type: openai)]",
+                  *(f"[model (backend: {b})]" for b in BACKEND_SCHEMAS)]:
+        assert title in out
+    assert "  sampling.temperature: float = 0.0\n" in out and "best-of-64" in out  # type, default, help
+    assert "  batch_size: int = 8\n" in out
+    assert main(["config", "show-schema", "judge"]) == 0
+    assert "  less_specific_levels: int = 2\n" in capsys.readouterr().out
