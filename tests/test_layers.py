@@ -11,7 +11,7 @@ PACKAGE = Path(__file__).resolve().parents[1] / "src" / "speciarl"
 # Lower number = lower layer. A module may import speciarl modules of its own layer or below.
 LAYERS = {
     "categories": 0, "answers": 0, "records": 0, "errors": 0, "__init__": 0,
-    "rewards": 1, "metrics": 1, "judges": 1, "http": 1, "configfile": 1,
+    "rewards": 1, "metrics": 1, "judges": 1, "http": 1, "ioloop": 1, "configfile": 1,
     "predict": 2, "data": 2, "report": 2, "prompts": 2, "models": 2,
     "pipeline": 3, "train": 3, "demo": 3, "integrations": 3,
     "cli": 4,

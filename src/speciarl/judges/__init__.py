@@ -9,7 +9,6 @@
 
 from __future__ import annotations
 
-import asyncio
 import os
 from typing import Any
 
@@ -56,10 +55,7 @@ def build_judge(config: dict[str, Any] | JudgeOptions) -> BaseJudge:
                      if v is not None}
     cache = open_cache(options.cache, **redis_options)
     if isinstance(cache, RedisCache):
-        try:
-            asyncio.get_running_loop()
-        except RuntimeError:  # no loop running: check the server now, at the boundary
-            asyncio.run(cache.check())
+        cache.check_reachable()  # at the boundary: an unreachable server is a ConfigError now
 
     if isinstance(options, TaxonomyJudgeOptions):
         if not options.taxonomy:

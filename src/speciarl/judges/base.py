@@ -1,15 +1,27 @@
 """The judge contract: pairs in, one `Verdict` per pair out, with counters by source.
 
-Every judge shares one pipeline (`BaseJudge.agrade`): normalise, fast paths, duplicate folding,
-cache, then the judge's own grading of what is left. A failed pair is a `Verdict` with `error` set,
-never an exception and never a made-up category, so one bad pair cannot sink a batch.
+Every judge shares one pipeline (`BaseJudge._agrade_here`): normalise, fast paths, duplicate folding,
+then, for what is left, pairs already in flight are joined, the new ones are batched with every other
+call's that arrive in the same loop iteration, looked up in the cache and graded by the judge itself.
+A failed pair is a `Verdict` with `error` set, never an exception and never a made-up category, so
+one bad pair cannot sink a batch.
+
+Concurrency model (one for every judge, TRL's pattern): all of a judge's work runs on the process's
+I/O loop (`speciarl.ioloop`), a long-lived event loop in a daemon thread. The doors are thin:
+`grade()` (blocking, any thread), `submit()` (a concurrent Future, any thread) and `agrade()`
+(awaitable from any event loop: it hops to the I/O loop). So the HTTP session, the cache connection,
+the in-flight table and the counters are only ever touched by that one thread, and live until
+`aclose()` / `close()`.
 """
 
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import hashlib
 import json
+import logging
+import os
 import time
 from collections.abc import Sequence
 from dataclasses import dataclass, field
@@ -17,6 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..answers import normalize
 from ..categories import Category
+from ..ioloop import current_io_loop, io_loop
 from .fastpaths import FastPaths
 from .verdict import Verdict
 
@@ -24,6 +37,7 @@ if TYPE_CHECKING:
     from .cache import Cache
 
 Pair = tuple[str, str]  # (ground truth, answer), raw strings
+log = logging.getLogger(__name__)
 
 SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
 
@@ -80,7 +94,7 @@ class JudgeStats:
 
 @runtime_checkable
 class Judge(Protocol):
-    """What training, evaluation and `speciarl verify` code against."""
+    """What training, evaluation and `speciarl verify` code against (thread contract: `BaseJudge`)."""
 
     identity: str
     stats: JudgeStats
@@ -88,6 +102,8 @@ class Judge(Protocol):
     async def agrade(self, pairs: Sequence[Pair]) -> list[Verdict]: ...
 
     def grade(self, pairs: Sequence[Pair]) -> list[Verdict]: ...
+
+    def submit(self, pairs: Sequence[Pair]) -> concurrent.futures.Future[list[Verdict]]: ...
 
 
 def cache_key(gt_norm: str, answer_norm: str, identity: str, prompt_hash: str) -> str:
@@ -104,6 +120,13 @@ def text_hash(text: str | bytes) -> str:
 class BaseJudge:
     """The shared pipeline; subclasses set `identity`, `prompt_hash` and implement `_grade_unique`.
 
+    Thread contract: one judge object may be shared by any number of threads and event loops.
+    `grade(pairs)` blocks the calling thread (refused inside a running event loop: await `agrade`),
+    `submit(pairs)` returns a `concurrent.futures.Future`, `await agrade(pairs)` works from any event
+    loop. All three run the same coroutine on the process's I/O loop, so identical pairs asked by
+    different threads or loops at the same time are graded once. `aclose()` / `close()` wait for the
+    grading in flight, then release the HTTP session and cache connection; later calls reopen them.
+
     `_grade_unique` receives distinct normalised pairs that no fast path or cache answered and
     returns one Verdict per pair (source "llm" or "taxonomy", or an error).
     """
@@ -118,13 +141,17 @@ class BaseJudge:
         self.cache = cache
         self.stats = JudgeStats()
         self._norm: dict[str, str] = {}
+        self._pid = -1  # loop-bound state below belongs to this process's I/O loop
         self._inflight: dict[Pair, asyncio.Future[Verdict]] = {}
+        self._batch: list[Pair] = []
+        self._flush_scheduled = False
+        self._tasks: set[asyncio.Task[None]] = set()
 
     # -- subclass hook -------------------------------------------------------------------------------
     async def _grade_unique(self, pairs: list[Pair]) -> list[Verdict]:
         raise NotImplementedError
 
-    # -- public API ----------------------------------------------------------------------------------
+    # -- public API: thin doors to the I/O loop --------------------------------------------------------
     def normalize(self, text: str) -> str:
         """`answers.normalize`, memoised: batches repeat the same labels over and over."""
         out = self._norm.get(text)
@@ -135,24 +162,63 @@ class BaseJudge:
         return out
 
     def grade(self, pairs: Sequence[Pair]) -> list[Verdict]:
-        """Sync helper for sync callers (not from inside a running event loop: use `agrade`)."""
+        """Blocking form, for sync callers in any thread (not from inside a running event loop)."""
         try:
             asyncio.get_running_loop()
         except RuntimeError:
             pass
         else:
-            raise RuntimeError("judge.grade() called inside a running event loop: use `await judge.agrade(pairs)`")
+            raise RuntimeError("judge.grade() called inside a running event loop (it would block it): "
+                               "use `await judge.agrade(pairs)`")
+        return io_loop().run(self._agrade_here(list(pairs)))
 
-        async def run() -> list[Verdict]:
-            try:
-                return await self.agrade(pairs)
-            finally:
-                await self.aclose()
-
-        return asyncio.run(run())
+    def submit(self, pairs: Sequence[Pair]) -> concurrent.futures.Future[list[Verdict]]:
+        """Non-blocking form for sync callers: a Future of the verdicts, graded on the I/O loop."""
+        return io_loop().submit(self._agrade_here(list(pairs)))
 
     async def agrade(self, pairs: Sequence[Pair]) -> list[Verdict]:
-        """One Verdict per pair, in order; never raises for a single failed pair."""
+        """One Verdict per pair, in order; never raises for a single failed pair. Any event loop."""
+        return await io_loop().hop(self._agrade_here(list(pairs)))
+
+    async def aclose(self) -> None:
+        """Wait for the grading in flight, then release the session and cache connection."""
+        await io_loop().hop(self._aclose_here())
+
+    def close(self) -> None:
+        """Blocking `aclose` for sync callers (a no-op when the I/O loop never ran)."""
+        loop = current_io_loop()
+        if loop is None or loop.in_loop_thread():
+            if self.cache is not None:
+                self.cache.close()
+            return
+        loop.run(self._aclose_here())
+
+    async def __aenter__(self) -> BaseJudge:
+        return self
+
+    async def __aexit__(self, *exc: object) -> None:
+        await self.aclose()
+
+    # -- on the I/O loop -----------------------------------------------------------------------------
+    def _bind(self) -> None:
+        """First use in this process: forget loop-bound state a fork may have copied, close at exit."""
+        if self._pid != os.getpid():
+            self._pid = os.getpid()
+            self._inflight, self._batch, self._flush_scheduled, self._tasks = {}, [], False, set()
+            self._forget_loop_resources()
+            io_loop().close_at_exit(self)
+
+    def _forget_loop_resources(self) -> None:
+        """Subclasses drop their loop-bound objects (HTTP session) here, without closing them."""
+
+    async def _aclose_here(self) -> None:
+        while self._tasks:
+            await asyncio.gather(*list(self._tasks), return_exceptions=True)
+        if self.cache is not None:
+            await self.cache.aclose()
+
+    async def _agrade_here(self, pairs: list[Pair]) -> list[Verdict]:
+        self._bind()
         started = time.perf_counter()
         results: list[Verdict | None] = [None] * len(pairs)
         stats = self.stats
@@ -179,7 +245,14 @@ class BaseJudge:
                 continue
             todo[key] = [i]
         if todo:
-            await self._resolve(todo, results)
+            if self.cache is None and self.grades_inline:  # nothing to wait for: grade right here
+                verdicts: dict[Pair, Verdict] = {}
+                await self._grade_and_store(list(todo), verdicts)
+            else:
+                verdicts = await self._join(list(todo))
+            for key, positions in todo.items():
+                for i in positions:
+                    results[i] = verdicts[key]
         for i, pair in enumerate(pairs):
             if results[i] is None:
                 results[i] = results[first_of[pair]]
@@ -189,13 +262,67 @@ class BaseJudge:
         stats.last_call_seconds = elapsed
         return results  # type: ignore[return-value]
 
+    async def _join(self, keys: list[Pair]) -> dict[Pair, Verdict]:
+        """Verdicts for keys: join those in flight, queue the rest for the next batch."""
+        loop = asyncio.get_running_loop()
+        futures: dict[Pair, asyncio.Future[Verdict]] = {}
+        for key in keys:
+            fut = self._inflight.get(key)
+            if fut is None:
+                fut = self._inflight[key] = loop.create_future()
+                self._batch.append(key)
+            else:
+                self.stats.duplicate += 1
+            futures[key] = fut
+        if self._batch and not self._flush_scheduled:
+            self._flush_scheduled = True
+            loop.call_soon(self._flush)
+        return {key: await asyncio.shield(fut) for key, fut in futures.items()}
+
+    def _flush(self) -> None:
+        """Start one batch with every key queued during this loop iteration (one cache round trip)."""
+        self._flush_scheduled = False
+        keys, self._batch = self._batch, []
+        if keys:
+            task = asyncio.ensure_future(self._settle(keys))
+            self._tasks.add(task)
+            task.add_done_callback(self._tasks.discard)
+
+    async def _settle(self, keys: list[Pair]) -> None:
+        verdicts: dict[Pair, Verdict] = {}
+        try:
+            await self._lookup_and_grade(keys, verdicts)
+        except Exception as exc:  # noqa: BLE001 - reported on every pair of the batch, never a grade
+            log.exception("judge %s: grading a batch of %d pairs failed", self.identity, len(keys))
+            missing = [k for k in keys if k not in verdicts]
+            self.stats.errors += len(missing)
+            for key in missing:
+                verdicts[key] = Verdict(None, error=f"grading failed: {exc!r}", source=self.source)
+        finally:
+            for key in keys:
+                fut = self._inflight.pop(key, None)
+                if fut is not None and not fut.done():
+                    fut.set_result(verdicts.get(key) or Verdict(None, error="grading interrupted", source=self.source))
+
+    async def _lookup_and_grade(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
+        owned, elsewhere = keys, []
+        if self.cache is not None:
+            owned, elsewhere = await self._from_cache(keys, verdicts)
+        if elsewhere:  # grade ours while another worker grades the rest; take over what it fails
+            _, orphans = await asyncio.gather(self._grade_and_store(owned, verdicts),
+                                              self._wait_elsewhere(elsewhere, verdicts))
+            await self._grade_and_store(orphans, verdicts)
+        else:
+            await self._grade_and_store(owned, verdicts)
+
     def _hashed(self, keys: list[Pair]) -> dict[str, Pair]:
         return {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
 
     def _take(self, labels: dict[str, str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> dict[str, str]:
         """Turn cached labels into verdicts (and count them); returns `labels`."""
         for h, label in labels.items():
-            verdicts[hashed[h]] = Verdict(Category(label), source="cache")
+            verdict = verdicts[hashed[h]] = Verdict(Category(label), source="cache")
+            self._deliver(hashed[h], verdict)
         self.stats.cache += len(labels)
         return labels
 
@@ -217,73 +344,31 @@ class BaseJudge:
         found = self._take(await self.cache.wait_for(list(hashed)), hashed, verdicts)
         return [k for h, k in hashed.items() if h not in found]
 
+    async def _graded(self, keys: list[Pair]):
+        """Lists of (key, verdict) as grades finish; judges that can stream override this."""
+        yield list(zip(keys, await self._grade_unique(keys), strict=True))
+
+    def _deliver(self, key: Pair, verdict: Verdict) -> None:
+        """Hand a finished (and stored) verdict to every call waiting for it, right away: callers stream.
+        The key stays in the in-flight table, answered, until its batch ends."""
+        fut = self._inflight.get(key)
+        if fut is not None and not fut.done():
+            fut.set_result(verdict)
+
     async def _grade_and_store(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
-        """Grade keys with the judge itself, count them, cache the successes and release our locks."""
+        """Grade keys with the judge itself and count them; each group of grades that finish together is
+        stored in the cache (one transaction, releasing our locks), then handed to the waiting calls."""
         if not keys:
             return
-        graded = await self._grade_unique(keys)
-        by_source: dict[str, int] = {}
-        for k, verdict in zip(keys, graded, strict=True):
-            verdicts[k] = verdict
-            source = verdict.source if verdict.ok else "errors"
-            by_source[source] = by_source.get(source, 0) + 1
-        for source, n in by_source.items():
-            setattr(self.stats, source, getattr(self.stats, source) + n)
-        if self.cache is not None:
-            hashed = {k: cache_key(k[0], k[1], self.identity, self.prompt_hash) for k in keys}
-            good = {hashed[k]: verdicts[k].category.value for k in keys if verdicts[k].ok}  # type: ignore[union-attr]
-            await self.cache.put_many(good, release=list(hashed.values()))
-
-    async def _resolve(self, todo: dict[Pair, list[int]], results: list[Verdict | None]) -> None:
-        verdicts: dict[Pair, Verdict] = {}
-        # Pairs another call of this judge is grading right now: wait for that result.
-        waiting = {k: self._inflight[k] for k in todo if k in self._inflight}
-        keys = [k for k in todo if k not in waiting]
-        futures: dict[Pair, asyncio.Future[Verdict]] = {}
-        if self.cache is not None or not self.grades_inline:  # others may ask for these keys meanwhile
-            loop = asyncio.get_running_loop()
-            futures = {k: loop.create_future() for k in keys}
-            self._inflight.update(futures)
-        try:
-            owned, elsewhere = keys, []
-            if self.cache is not None and keys:
-                owned, elsewhere = await self._from_cache(keys, verdicts)
-            if elsewhere:  # grade ours while another worker grades the rest; take over what it fails
-                _, orphans = await asyncio.gather(self._grade_and_store(owned, verdicts),
-                                                  self._wait_elsewhere(elsewhere, verdicts))
-                await self._grade_and_store(orphans, verdicts)
-            else:
-                await self._grade_and_store(owned, verdicts)
-            for k, fut in futures.items():
-                fut.set_result(verdicts[k])
-        except BaseException as exc:
-            for fut in futures.values():
-                if not fut.done():
-                    fut.set_result(Verdict(None, error=f"grading interrupted: {exc!r}", source=self.source))
-            raise
-        finally:
-            for k in keys:
-                self._inflight.pop(k, None)
-        for k, fut in waiting.items():
-            verdicts[k] = await asyncio.shield(fut)
-            self.stats.duplicate += 1
-        for k, positions in todo.items():
-            verdict = verdicts[k]
-            for i in positions:
-                results[i] = verdict
-
-    async def aclose(self) -> None:
-        """Release sessions and connections bound to the running event loop."""
-        if self.cache is not None:
-            await self.cache.aclose()
-
-    def close(self) -> None:
-        """Release what can be released outside an event loop (sync callers)."""
-        if self.cache is not None:
-            self.cache.close()
-
-    async def __aenter__(self) -> BaseJudge:
-        return self
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.aclose()
+        stats, cache = self.stats, self.cache
+        async for group in self._graded(keys):
+            for key, verdict in group:
+                verdicts[key] = verdict
+                source = verdict.source if verdict.ok else "errors"
+                setattr(stats, source, getattr(stats, source) + 1)
+            if cache is not None:
+                hashed = [(cache_key(k[0], k[1], self.identity, self.prompt_hash), v) for k, v in group]
+                await cache.put_many({h: v.category.value for h, v in hashed if v.ok},  # type: ignore[union-attr]
+                                     release=[h for h, _ in hashed])
+            for key, verdict in group:
+                self._deliver(key, verdict)

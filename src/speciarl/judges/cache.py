@@ -8,6 +8,7 @@ lock per key so two workers grading the same pair at the same time pay for it on
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import logging
 import os
 import sqlite3
@@ -60,26 +61,48 @@ class Cache:
 
 
 class SQLiteCache(Cache):
-    """WAL-mode SQLite file; several processes (training workers) may share it."""
+    """WAL-mode SQLite file; several processes (training workers) may share it.
+
+    Thread contract: every use of the connection runs on this cache's own single worker thread, so
+    the event loop never blocks on SQLite, and `close()` cannot race a lookup: it queues behind it.
+    Safe to share between threads; a forked child opens its own connection and worker.
+    """
 
     def __init__(self, path: str | os.PathLike[str] | None = None, *, timeout: float = 60.0):
         self.path = Path(path).expanduser() if path else default_cache_path()
         self.timeout = timeout
         self.description = f"sqlite:{self.path}"
         self._conn: sqlite3.Connection | None = None
+        self._worker: concurrent.futures.ThreadPoolExecutor | None = None
         self._pid = -1
-        self._lock = threading.Lock()  # one connection, possibly used from several threads
-        self._connect()  # fail now, at the boundary, if the path is unusable
+        self._lock = threading.Lock()  # guards creating/retiring the worker, not the connection
+        self._call(self._connect)  # fail now, at the boundary, if the path is unusable
 
+    # -- the worker thread ---------------------------------------------------------------------------
+    def _executor(self) -> concurrent.futures.ThreadPoolExecutor:
+        with self._lock:
+            if self._worker is None or self._pid != os.getpid():
+                self._worker = concurrent.futures.ThreadPoolExecutor(1, thread_name_prefix="speciarl-sqlite")
+                self._conn, self._pid = None, os.getpid()  # a forked child never reuses the parent's
+            return self._worker
+
+    def _call(self, fn, *args):
+        """Run fn on the worker thread and wait (sync callers)."""
+        return self._executor().submit(fn, *args).result()
+
+    async def _acall(self, fn, *args):
+        """Run fn on the worker thread without blocking the running event loop."""
+        return await asyncio.wrap_future(self._executor().submit(fn, *args))
+
+    # -- on the worker thread only ---------------------------------------------------------------------
     def _connect(self) -> sqlite3.Connection:
-        if self._conn is not None and self._pid == os.getpid():
+        if self._conn is not None:
             return self._conn
         deadline = time.monotonic() + self.timeout
         while True:
             try:
                 self.path.parent.mkdir(parents=True, exist_ok=True)
-                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None,
-                                       check_same_thread=False)
+                conn = sqlite3.connect(self.path, timeout=self.timeout, isolation_level=None)
                 # Switching to WAL can report "locked" without waiting while another process does the same.
                 conn.execute("PRAGMA journal_mode=WAL")
                 conn.execute("PRAGMA synchronous=NORMAL")
@@ -93,45 +116,65 @@ class SQLiteCache(Cache):
                 raise self._unusable(exc) from None
             except (OSError, sqlite3.Error) as exc:
                 raise self._unusable(exc) from None
-        self._conn, self._pid = conn, os.getpid()  # a forked child opens its own connection
+        self._conn = conn
         return conn
 
     def _unusable(self, exc: Exception) -> ConfigError:
         return ConfigError(f"judge cache {self.path}: cannot open ({exc}); pass another path or 'none'")
 
-    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+    def _get_many(self, keys: Sequence[str]) -> dict[str, str]:
         conn = self._connect()
         found: dict[str, str] = {}
-        with self._lock:
-            for start in range(0, len(keys), _CHUNK):
-                chunk = keys[start:start + _CHUNK]
-                marks = ",".join("?" * len(chunk))
-                for key, label in conn.execute(f"SELECT key, category FROM grades WHERE key IN ({marks})", chunk):
-                    if label in LABELS:
-                        found[key] = label
+        for start in range(0, len(keys), _CHUNK):
+            chunk = keys[start:start + _CHUNK]
+            marks = ",".join("?" * len(chunk))
+            for key, label in conn.execute(f"SELECT key, category FROM grades WHERE key IN ({marks})", chunk):
+                if label in LABELS:
+                    found[key] = label
         return found
 
-    async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
-        if not grades:
-            return
+    def _put_many(self, grades: dict[str, str]) -> None:
         conn = self._connect()
         now = time.time()
-        with self._lock, conn:  # one transaction: a kill leaves all or nothing
+        with conn:  # one transaction: a kill leaves all or nothing
             conn.execute("BEGIN IMMEDIATE")
             conn.executemany("INSERT OR REPLACE INTO grades (key, category, created) VALUES (?, ?, ?)",
                              [(k, v, now) for k, v in grades.items()])
 
-    def __len__(self) -> int:
+    def _count(self) -> int:
         return self._connect().execute("SELECT COUNT(*) FROM grades").fetchone()[0]
 
-    def close(self) -> None:
-        if self._conn is not None and self._pid == os.getpid():
+    def _disconnect(self) -> None:
+        if self._conn is not None:
             self._conn.close()
         self._conn = None
+
+    # -- Cache interface -------------------------------------------------------------------------------
+    async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
+        return await self._acall(self._get_many, list(keys)) if keys else {}
+
+    async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
+        if grades:
+            await self._acall(self._put_many, dict(grades))
+
+    def __len__(self) -> int:
+        return self._call(self._count)
+
+    async def aclose(self) -> None:
+        if self._worker is not None and self._pid == os.getpid():
+            await self._acall(self._disconnect)
+
+    def close(self) -> None:
+        """Close the connection after the calls queued before it (a later call reopens it)."""
+        if self._worker is not None and self._pid == os.getpid():
+            self._call(self._disconnect)
 
 
 class RedisCache(Cache):
     """Shared cache for multi-node training, with in-flight locks (`SET NX PX`) per key.
+
+    Thread contract: the client is bound to the event loop that first uses it (the judge's I/O loop);
+    used from another loop it is replaced, never shared.
 
     A worker that finds a key locked waits (polling) for the holder's grade; if the lock expires or
     is released without a grade (the holder failed), the waiter grades the pair itself.
@@ -166,6 +209,14 @@ class RedisCache(Cache):
         if not self._warned:
             log.warning("judge cache %s unavailable (%s): grading without it", self.description, exc)
             self._warned = True
+
+    def check_reachable(self) -> None:
+        """Blocking `check` at the boundary (any thread; skipped on the I/O loop's own thread)."""
+        from ..ioloop import io_loop
+
+        loop = io_loop()
+        if not loop.in_loop_thread():
+            loop.run(self.check())
 
     async def check(self) -> None:
         """Raise ConfigError if the server cannot be reached (called once when the judge is built)."""

@@ -3,8 +3,10 @@
 One pair per request, temperature 0, the pair as one compact JSON object in the user message.
 aiohttp was chosen by measurement (benchmarks/bench_judge.py): at 64-way concurrency against a
 50 ms server its overhead stays near the ideal, where httpx's AsyncClient was several times slower.
-Transient failures (connection errors, timeouts, 429, 5xx, unparseable replies) are retried with
-exponential backoff and jitter; what still fails comes back as an error Verdict, never a grade.
+The transport (URL, request, retries: connection errors, timeouts, 429, 5xx with exponential backoff
+and jitter, unparseable replies immediately) is `speciarl.http`'s, shared with the OpenAI prediction
+backend; what still fails comes back as an error Verdict, never a grade. The session lives on the
+process's I/O loop (thread contract: `BaseJudge`).
 """
 
 from __future__ import annotations
@@ -19,7 +21,8 @@ from typing import Any
 
 from ..categories import LABELS, Category
 from ..errors import ConfigError
-from ..http import RETRY_STATUSES, RetryPolicy, auth_headers, retry_after_seconds
+from ..http import (HTTPError, Retryable, RetryPolicy, auth_headers, chat_completions_url, make_session, post_once,
+                    with_retries)
 from .base import BaseJudge, Pair, Verdict, text_hash
 from .cache import Cache
 from .fastpaths import FastPaths
@@ -78,14 +81,6 @@ def parse_reply(text: str, labels: tuple[str, ...]) -> str | None:
     return cleaned if cleaned in labels else None
 
 
-class _Retry(Exception):
-    """A transient failure worth another attempt."""
-
-    def __init__(self, message: str, delay: float | None = None, unparseable: bool = False):
-        super().__init__(message)
-        self.delay, self.unparseable = delay, unparseable
-
-
 class OpenAIJudge(BaseJudge):
     """Grades pairs with a chat model; see the module docstring and docs/judges.md for every option.
 
@@ -123,16 +118,12 @@ class OpenAIJudge(BaseJudge):
             raise ConfigError(f"choice_field must be one of {', '.join(CHOICE_FIELDS)}, got {choice_field!r}")
         if concurrency < 1 or timeout <= 0 or max_retries < 0 or unparseable_retries < 0:
             raise ConfigError("concurrency must be >= 1, timeout > 0, retries >= 0")
-        url = base_url.rstrip("/")
-        if not url.endswith("/chat/completions"):
-            url += "/chat/completions" if url.endswith("/v1") else "/v1/chat/completions"
-        self.url, self.model = url, model
+        self.url, self.model = chat_completions_url(base_url), model
         self.prompt_text, self.labels, self.variant = load_prompt(prompt, prompt_file, labels)
         self.concurrency, self.timeout = concurrency, timeout
         # The project's one retry discipline (speciarl.http), shared with the OpenAI prediction backend.
-        self.policy = RetryPolicy(max_retries=max_retries, backoff_base=backoff_base, backoff_max=backoff_max,
-                                  timeout=timeout)
-        self.unparseable_retries = unparseable_retries
+        self.policy = RetryPolicy(max_retries=max_retries, reply_retries=unparseable_retries,
+                                  backoff_base=backoff_base, backoff_max=backoff_max, timeout=timeout)
         self.choice_field, self.max_tokens = choice_field, max_tokens
         self.extra_body = dict(extra_body or {})
         self._auth = auth_headers(api_key_env=api_key_env)  # never logged, never part of the identity
@@ -140,37 +131,25 @@ class OpenAIJudge(BaseJudge):
         self.identity = f"openai:{model}:{self.variant}:{self.prompt_hash[:12]}"
         self._session = None
         self._semaphore: asyncio.Semaphore | None = None
-        self._loop: asyncio.AbstractEventLoop | None = None
 
     def __repr__(self) -> str:  # no key in reprs or logs
         return f"OpenAIJudge(url={self.url!r}, model={self.model!r}, prompt={self.variant!r})"
 
-    # -- HTTP session, one per event loop ---------------------------------------------------------
+    # -- HTTP session: created on the process's I/O loop, kept until `aclose` -----------------------
     def _client(self):
-        import aiohttp
-
-        loop = asyncio.get_running_loop()
-        if self._session is None or self._loop is not loop or self._session.closed:
-            headers = {"Content-Type": "application/json", **self._auth}
-            self._session = aiohttp.ClientSession(
-                connector=aiohttp.TCPConnector(limit=self.concurrency, ttl_dns_cache=300),
-                timeout=aiohttp.ClientTimeout(total=self.timeout),
-                headers=headers,
-            )
+        if self._session is None or self._session.closed:
+            self._session = make_session(self.concurrency, headers=self._auth, timeout=self.timeout)
             self._semaphore = asyncio.Semaphore(self.concurrency)
-            self._loop = loop
         return self._session, self._semaphore
 
-    async def aclose(self) -> None:
-        session, self._session, self._loop = self._session, None, None
+    def _forget_loop_resources(self) -> None:
+        self._session, self._semaphore = None, None
+
+    async def _aclose_here(self) -> None:
+        await super()._aclose_here()  # waits for the grading in flight first
+        session, self._session = self._session, None
         if session is not None and not session.closed:
             await session.close()
-        await super().aclose()
-
-    def close(self) -> None:
-        """Forget the HTTP session (`grade()` closes it already; async callers use `aclose`)."""
-        self._session, self._loop = None, None
-        super().close()
 
     # -- grading ----------------------------------------------------------------------------------
     def request_body(self, gt_norm: str, answer_norm: str) -> dict[str, Any]:
@@ -194,37 +173,34 @@ class OpenAIJudge(BaseJudge):
         session, semaphore = self._client()
         return list(await asyncio.gather(*(self._grade_one(session, semaphore, p) for p in pairs)))
 
+    async def _graded(self, keys: list[Pair]):
+        """Groups of verdicts that finished together, so callers waiting for a few pairs of a big batch
+        get them early (and the cache gets one transaction per group, not per pair)."""
+        session, semaphore = self._client()
+        finished: asyncio.Queue[tuple[Pair, Verdict]] = asyncio.Queue()
+
+        async def one(key: Pair) -> None:
+            try:
+                verdict = await self._grade_one(session, semaphore, key)
+            except Exception as exc:  # noqa: BLE001 - an unexpected client failure is this pair's error
+                verdict = Verdict(None, error=f"judge request failed: {exc!r}", source="llm")
+            finished.put_nowait((key, verdict))
+
+        tasks = [asyncio.ensure_future(one(k)) for k in keys]
+        try:
+            left = len(keys)
+            while left:
+                group = [await finished.get()]
+                while not finished.empty():
+                    group.append(finished.get_nowait())
+                left -= len(group)
+                yield group
+        finally:
+            for task in tasks:
+                task.cancel()
+
     def _to_category(self, label: str) -> Category:
         return BINARY_LABELS[label] if self.labels == PROMPT_VARIANTS["binary"][1] else Category(label)
-
-    async def _grade_one(self, session, semaphore: asyncio.Semaphore, pair: Pair) -> Verdict:
-        payload = json.dumps(self.request_body(*pair), ensure_ascii=False).encode("utf-8")
-        failures = unparseable = 0
-        while True:
-            async with semaphore:
-                try:
-                    return Verdict(self._to_category(await self._post(session, payload)), source="llm")
-                except _Retry as exc:
-                    error = exc
-                except _Fatal as exc:
-                    self.stats.extra["fatal"] = self.stats.extra.get("fatal", 0) + 1
-                    return Verdict(None, error=str(exc), source="llm")
-            if error.unparseable:
-                unparseable += 1
-                if unparseable > self.unparseable_retries:
-                    return Verdict(None, error=f"unparseable judge reply after {unparseable} tries: {error}",
-                                   source="llm")
-                delay = 0.0
-            else:
-                failures += 1
-                if failures > self.policy.max_retries:
-                    return Verdict(None, error=f"judge server failed {failures} times, giving up: {error}",
-                                   source="llm")
-                # exponential backoff with jitter (retries of many pairs must not stampede); Retry-After wins
-                delay = self.policy.delay(failures - 1, error.delay)
-            self.stats.retries += 1
-            if delay:
-                await asyncio.sleep(delay)
 
     def _count_usage(self, usage: Any) -> None:
         """The server's token counts (`usage`), summed into stats.extra: prompt_tokens, completion_tokens."""
@@ -235,39 +211,34 @@ class OpenAIJudge(BaseJudge):
                 if isinstance(value, int):
                     extra[name] = extra.get(name, 0) + value
 
-    async def _post(self, session, payload: bytes) -> str:
-        import aiohttp
+    async def _grade_one(self, session, semaphore: asyncio.Semaphore, pair: Pair) -> Verdict:
+        payload = json.dumps(self.request_body(*pair), ensure_ascii=False).encode("utf-8")
 
-        self.stats.requests += 1
+        async def attempt() -> Category:
+            self.stats.requests += 1
+            reply = await post_once(session, self.url, payload)
+            try:
+                content = reply["choices"][0]["message"]["content"]
+            except (KeyError, IndexError, TypeError):
+                raise Retryable(f"malformed response body {str(reply)[:200]!r}", reply=True) from None
+            self._count_usage(reply.get("usage"))
+            label = parse_reply(content, self.labels) if isinstance(content, str) else None
+            if label is None:
+                raise Retryable(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}", reply=True)
+            return self._to_category(label)
+
+        def count_retry(_: Retryable) -> None:
+            self.stats.retries += 1
+
         try:
-            async with session.post(self.url, data=payload) as resp:
-                body = await resp.read()
-                status = resp.status
-                retry_after = retry_after_seconds(resp.headers)
-        except asyncio.TimeoutError:
-            raise _Retry(f"no reply within {self.timeout:g} s") from None
-        except aiohttp.ClientError as exc:
-            raise _Retry(f"connection error: {type(exc).__name__}: {exc}") from None
-        text = body.decode("utf-8", errors="replace")
-        if status in RETRY_STATUSES:
-            raise _Retry(f"HTTP {status}: {text[:200]}", delay=retry_after)
-        if status != 200:
-            hint = ""
-            if self.choice_field != "none" and ("structured_outputs" in text or "guided_choice" in text
-                                                 or "extra" in text.lower()):
-                hint = " (this server may not support choice-constrained output: set choice_field: none)"
-            raise _Fatal(f"HTTP {status} from {self.url}: {text[:300]}{hint}")
-        try:
-            reply = json.loads(text)
-            content = reply["choices"][0]["message"]["content"]
-        except (json.JSONDecodeError, KeyError, IndexError, TypeError):
-            raise _Retry(f"malformed response body {text[:200]!r}", unparseable=True) from None
-        self._count_usage(reply.get("usage"))
-        label = parse_reply(content, self.labels) if isinstance(content, str) else None
-        if label is None:
-            raise _Retry(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}", unparseable=True)
-        return label
-
-
-class _Fatal(Exception):
-    """A failure that retrying cannot fix (e.g. HTTP 400/401/404)."""
+            category = await with_retries(attempt, self.policy, limit=semaphore, on_retry=count_retry)
+        except HTTPError as exc:
+            message = f"judge {exc}"
+            if exc.status is not None:
+                self.stats.extra["fatal"] = self.stats.extra.get("fatal", 0) + 1
+                text = str(exc)
+                if self.choice_field != "none" and ("structured_outputs" in text or "guided_choice" in text
+                                                     or "extra" in text.lower()):
+                    message += " (this server may not support choice-constrained output: set choice_field: none)"
+            return Verdict(None, error=message, source="llm")
+        return Verdict(category, source="llm")

@@ -7,7 +7,7 @@ the judge could not grade is listed and left out of the output, never written wi
 
 from __future__ import annotations
 
-import asyncio
+import concurrent.futures
 import dataclasses
 import os
 import time
@@ -116,7 +116,7 @@ def run_verify(
         bar.update(len(failures))
         pending = [(r, a) for r, a in todo if a is not None]
         if pending:
-            asyncio.run(_grade_all(judge, pending, writer, bar, result, chunk_size))
+            _grade_all(judge, pending, writer, bar, result, chunk_size, close=judge is not judge_config)
     after = judge.stats.to_dict()
     result.stats = {k: (after[k] - before[k]) if isinstance(after[k], int) else after[k] for k in after}
     result.seconds = time.perf_counter() - started
@@ -135,18 +135,19 @@ def _graded(record: Record, answer: str | None, category: Any, identity: str, no
     )
 
 
-async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: RecordWriter, bar: Any,
-                     result: VerifyResult, chunk_size: int) -> None:
+def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: RecordWriter, bar: Any,
+               result: VerifyResult, chunk_size: int, *, close: bool) -> None:
+    """Submit every chunk to the judge (it grades on its own I/O loop, merging identical pairs across
+    chunks) and write each chunk from this thread as soon as all its pairs are graded."""
     counts: Counter[str] = Counter()
     norm = getattr(judge, "normalize", normalize)  # BaseJudge memoises it
-
-    async def grade(chunk: list[tuple[Record, str]]):
-        return chunk, await judge.agrade([(r.ground_truth, a) for r, a in chunk])
-
+    futures: dict[concurrent.futures.Future[Any], list[tuple[Record, str]]] = {}
     try:
-        tasks = [asyncio.ensure_future(grade(pending[i:i + chunk_size])) for i in range(0, len(pending), chunk_size)]
-        for next_done in asyncio.as_completed(tasks):
-            chunk, verdicts = await next_done
+        for i in range(0, len(pending), chunk_size):
+            chunk = pending[i:i + chunk_size]
+            futures[judge.submit([(r.ground_truth, a) for r, a in chunk])] = chunk
+        for done in concurrent.futures.as_completed(futures):
+            chunk, verdicts = futures.pop(done), done.result()
             out = []
             for (record, answer), verdict in zip(chunk, verdicts, strict=True):
                 if verdict.ok:
@@ -158,7 +159,10 @@ async def _grade_all(judge: Any, pending: list[tuple[Record, str]], writer: Reco
             result.written += len(out)
             bar.update(len(chunk))
     finally:
-        await judge.aclose()
+        for fut in futures:
+            fut.cancel()
+        if close:
+            judge.close()
     for label, n in counts.items():
         result.counts[label] += n
 

@@ -4,7 +4,8 @@ Why: the model may already be served somewhere (a shared vLLM server, a hosted A
 needs no GPU of its own. Each (sample, prediction index) is one chat-completion request with the
 image as a base64 data URL (the file's own bytes: no re-encoding, so the server sees the exact
 pixels) and a per-index seed, so a resumed run asks for exactly the samples an uninterrupted run
-would have. Requests run concurrently (bounded) with the shared retry discipline of `speciarl.http`.
+would have. Requests run concurrently (bounded) on the process's I/O loop, with the transport of
+`speciarl.http` (URL, request, retries) that the judge uses too.
 """
 
 from __future__ import annotations
@@ -12,13 +13,16 @@ from __future__ import annotations
 import asyncio
 import base64
 import io
+import json
 import queue
 import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
 from ..errors import ConfigError, SpeciarlError
-from ..http import HTTPError, RetryPolicy, auth_headers, make_session, post_json
+from ..http import (HTTPError, Retryable, RetryPolicy, auth_headers, chat_completions_url, make_session, post_once,
+                    with_retries)
+from ..ioloop import io_loop
 from .base import Completion, PredictRequest, SamplingParams, derived_seed, open_image
 
 # Statuses that mean the whole configuration is wrong (bad key, unknown model): stop the run.
@@ -68,13 +72,13 @@ def chat_payload(model: str, prompt_text: str, data_url: str, sampling: Sampling
 
 
 def reply_text(reply: dict[str, Any]) -> str:
-    """The assistant text of a chat-completion reply; a malformed reply is an HTTPError (retried upstream)."""
+    """The assistant text of a chat-completion reply; a malformed reply is `Retryable` (an unusable reply)."""
     try:
         content = reply["choices"][0]["message"]["content"]
     except (KeyError, IndexError, TypeError):
-        raise HTTPError(f"malformed chat-completion reply: {str(reply)[:200]}") from None
+        raise Retryable(f"malformed chat-completion reply: {str(reply)[:200]}", reply=True) from None
     if not isinstance(content, str):
-        raise HTTPError(f"chat-completion reply without text content: {str(reply)[:200]}")
+        raise Retryable(f"chat-completion reply without text content: {str(reply)[:200]}", reply=True)
     return content
 
 
@@ -100,7 +104,7 @@ class OpenAIPredictor:
             raise ConfigError("model: the openai backend needs base_url and model (the served model name)")
         if concurrency < 1:
             raise ConfigError(f"model.concurrency must be >= 1, got {concurrency}")
-        self.url = base_url.rstrip("/") + "/chat/completions"
+        self.url = chat_completions_url(base_url)
         self.served_model = model
         self.model_name = name or model
         self.headers = auth_headers(api_key, api_key_env)
@@ -110,19 +114,22 @@ class OpenAIPredictor:
         self.extra_body = dict(extra_body or {})
 
     def predict(self, requests: Iterable[PredictRequest], sampling: SamplingParams) -> Iterator[Completion]:
-        """Runs the requests on an event loop in a worker thread; yields completions as they finish."""
+        """Runs the requests on the process's I/O loop (`speciarl.ioloop`); yields completions as they finish.
+
+        Thread contract: call from any thread but the I/O loop's; one predictor may serve several
+        `predict` calls one after the other (each has its own session, closed when it ends).
+        """
         out: queue.Queue[Any] = queue.Queue()
         stop = threading.Event()
 
-        def worker() -> None:
+        async def worker() -> None:
             try:
-                asyncio.run(self._run(requests, sampling, out, stop))
+                await self._run(requests, sampling, out, stop)
             except BaseException as exc:  # surfaced in the caller's thread
                 out.put(exc)
             out.put(_DONE)
 
-        thread = threading.Thread(target=worker, name="openai-predict", daemon=True)
-        thread.start()
+        running = io_loop().submit(worker())
         try:
             while True:
                 item = out.get()
@@ -133,13 +140,16 @@ class OpenAIPredictor:
                 yield item
         finally:
             stop.set()
-            thread.join(timeout=5)
+            try:
+                running.result(timeout=5)
+            except Exception:  # noqa: BLE001 - already surfaced above, or the caller stopped early
+                pass
 
     async def _run(self, requests: Iterable[PredictRequest], sampling: SamplingParams,
                    out: queue.Queue[Any], stop: threading.Event) -> None:
         sem = asyncio.Semaphore(self.concurrency)
         fatal: list[BaseException] = []
-        async with make_session(self.concurrency) as session:
+        async with make_session(self.concurrency, headers=self.headers) as session:
             tasks: set[asyncio.Task[None]] = set()
 
             async def one(request: PredictRequest, index: int, data_url: str) -> None:
@@ -147,9 +157,13 @@ class OpenAIPredictor:
                     seed = derived_seed(sampling.seed, request.sample.sample_id, index)
                     payload = chat_payload(self.served_model, request.prompt.text, data_url, sampling, seed,
                                            self.extra_body)
+                    body = json.dumps(payload, ensure_ascii=False).encode("utf-8")
+
+                    async def attempt() -> str:
+                        return reply_text(await post_once(session, self.url, body, timeout=self.policy.timeout))
+
                     try:
-                        text = reply_text(await post_json(session, self.url, payload, policy=self.policy,
-                                                          headers=self.headers))
+                        text = await with_retries(attempt, self.policy)
                         out.put(Completion(request, index, text))
                     except HTTPError as exc:
                         if exc.status in FATAL_STATUSES:
@@ -158,7 +172,11 @@ class OpenAIPredictor:
                 finally:
                     sem.release()
 
-            for request in requests:
+            pending = iter(requests)
+            while True:  # the requests iterator may read files: advance it off the shared loop
+                request = await asyncio.to_thread(next, pending, None)
+                if request is None:
+                    break
                 data_url, error = await asyncio.to_thread(image_data_url, request.sample)
                 for index in request.indices:
                     if error is not None:

@@ -10,9 +10,10 @@ retry budget the failed rollouts carry `JUDGE_ERROR` and the trainer stops.
 
 from __future__ import annotations
 
+import asyncio
 import time
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass, field
+from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ..answers import extract_answer
@@ -74,23 +75,29 @@ class RolloutScorer:
     scale: float = 1.0
     retry_budget_s: float = 300.0
     retry_interval_s: float = 5.0
-    sleep: Callable[[float], None] = field(default=time.sleep, repr=False)
 
     def __post_init__(self) -> None:
         self._scheme = get_reward_scheme(self.scheme)  # unknown names fail at config time
         self.__name__ = "speciarl"  # TRL names the reward's metrics after this
         self._calls = 0  # the reward-function form's own step count, so noise differs per call
 
-    # -- per process -------------------------------------------------------------------------------
+    # -- per process ---------------------------------------------------------------------------------
     def grade(self, ground_truths: Sequence[str], completions: Sequence[str]) -> Graded:
-        """Extract answers and grade them; failed pairs are retried until the budget is spent."""
+        """Extract answers and grade them (blocking, any thread); failed pairs are retried until the
+        budget is spent."""
+        from ..ioloop import io_loop
+
+        return io_loop().run(self.agrade(ground_truths, completions))
+
+    async def agrade(self, ground_truths: Sequence[str], completions: Sequence[str]) -> Graded:
+        """`grade` for event-loop callers (verl's async reward): waits without blocking the loop."""
         answers = [extract_answer(c) for c in completions]
         codes = [PARSE_FAILURE] * len(answers)
         todo = [i for i, a in enumerate(answers) if a is not None]
         deadline = time.monotonic() + self.retry_budget_s
         error, retries = None, 0
         while todo:
-            verdicts = self.judge.grade([(ground_truths[i], answers[i]) for i in todo])  # type: ignore[misc]
+            verdicts = await self.judge.agrade([(ground_truths[i], answers[i]) for i in todo])  # type: ignore[misc]
             failed = []
             for i, verdict in zip(todo, verdicts, strict=True):
                 if verdict.ok:
@@ -106,7 +113,7 @@ class RolloutScorer:
                     codes[i] = JUDGE_ERROR
                 break
             retries += 1
-            self.sleep(self.retry_interval_s)
+            await asyncio.sleep(self.retry_interval_s)
         return Graded(answers, codes, error if any(c == JUDGE_ERROR for c in codes) else None, retries)
 
     # -- on the gathered batch ---------------------------------------------------------------------
