@@ -208,3 +208,11 @@ def test_detail_chunks_stay_small_for_best_of_n(tmp_path):
     assert meta["detailChunks"] == -(-120 // meta["detailChunkSize"])
     assert all(len(details[sid]["runs"][0]) == 64 for sid in index["ids"])
     assert not (out / "data" / ".spool").exists()
+
+
+def test_duplicate_prediction_is_an_error(tmp_path):
+    run = _write_run(tmp_path / "dup.jsonl", [_row("s1", "circle", "circle", "specific", prediction_index=0),
+                                              _row("s1", "circle", "shape", "generic", prediction_index=1),
+                                              _row("s1", "circle", "circle", "specific", prediction_index=1)])
+    with pytest.raises(SpeciarlError, match=r"dup\.jsonl: duplicate record for sample 's1' prediction_index 1"):
+        build_gallery([run], tmp_path / "g", log=None)

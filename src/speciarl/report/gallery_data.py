@@ -15,13 +15,13 @@ from typing import Any
 from ..categories import LABELS, Category, order
 from ..errors import SpeciarlError
 from ..metrics import PARSE_FAILURE
-from ..records import GRADED_FIELDS, iter_records
-from .per_class import ClassAccumulator
+from .per_class import ClassAccumulator, iter_graded
 
 # Category codes in the page: the six labels in order, then parse failure; -1 = sample not in the run.
 CODES: tuple[str, ...] = (*LABELS, PARSE_FAILURE)
 PARSE_CODE = len(LABELS)
 ABSENT = -1
+BITSET_LIMIT = 4096
 
 
 def code_of(category: Category | None) -> int:
@@ -46,6 +46,7 @@ class SampleRun:
     best_index: int
     answer: str | None
     hist: list[int]
+    seen: int = 0  # bit i set: prediction_index i was read (a second one is a duplicate)
 
 
 @dataclass
@@ -126,31 +127,38 @@ def collect(runs: Sequence[RunInput], with_images: bool = True) -> GalleryData:
         table: dict[str, SampleRun] = {}
         acc = ClassAccumulator()
         image_misses: dict[str, None] = {}
-        for record in iter_records(run.path, required=GRADED_FIELDS):
-            sid = record.sample_id
+        large_indices: set[tuple[str, int]] = set()
+        for sid, dataset, truth, index, category, answer, raw in iter_graded(run.path):
             info = data.samples.get(sid)
             if info is None:
-                info = data.samples[sid] = SampleInfo(record.dataset, record.ground_truth, None, run.name)
-            elif (info.dataset, info.ground_truth) != (record.dataset, record.ground_truth):
+                info = data.samples[sid] = SampleInfo(dataset, truth, None, run.name)
+            elif (info.dataset, info.ground_truth) != (dataset, truth):
                 raise SpeciarlError(
-                    f"{run.path}: sample {sid!r} is ({record.dataset!r}, {record.ground_truth!r}) here but "
+                    f"{run.path}: sample {sid!r} is ({dataset!r}, {truth!r}) here but "
                     f"({info.dataset!r}, {info.ground_truth!r}) in run {info.first_seen!r}; runs compared side "
                     "by side must share sample ids")
             if with_images and info.image is None and sid not in image_misses:
-                found = find_image(record.extra.get("image"), run.image_roots)
+                found = find_image(raw.get("image"), run.image_roots)
                 if found is None:
                     image_misses[sid] = None
                 else:
                     info.image = str(found)
-            code, rank = code_of(record.category), order(record.category)
+            code, rank = code_of(category), order(category)
             state = table.get(sid)
             if state is None:
-                state = table[sid] = SampleRun(rank, code, record.prediction_index, record.answer, [0] * len(CODES))
-            elif (rank, -record.prediction_index) > (state.best_order, -state.best_index):
-                state.best_order, state.best_code, state.best_index, state.answer = (
-                    rank, code, record.prediction_index, record.answer)
+                state = table[sid] = SampleRun(rank, code, index, answer, [0] * len(CODES))
+            elif (rank, -index) > (state.best_order, -state.best_index):
+                state.best_order, state.best_code, state.best_index, state.answer = rank, code, index, answer
+            if index < BITSET_LIMIT:
+                duplicate = state.seen >> index & 1
+                state.seen |= 1 << index
+            else:  # unusually large indices: a set, so one odd record cannot make a huge bitset
+                duplicate = (sid, index) in large_indices
+                large_indices.add((sid, index))
+            if duplicate:
+                raise SpeciarlError(f"{run.path}: duplicate record for sample {sid!r} prediction_index {index}")
             state.hist[code] += 1
-            acc.add(record.dataset, record.ground_truth, record.category, record.answer)
+            acc.add(dataset, truth, category, answer)
         if not table:
             raise SpeciarlError(f"{run.path}: no records")
         data.per_run.append(table)
@@ -170,5 +178,5 @@ def best_of_n_by_class(data: GalleryData, run_index: int) -> dict[tuple[str, str
 
 def iter_details(run: RunInput) -> Iterator[tuple[str, list[Any]]]:
     """(sample_id, [prediction_index, code, answer, completion]) for every record of a run."""
-    for record in iter_records(run.path, required=GRADED_FIELDS):
-        yield record.sample_id, [record.prediction_index, code_of(record.category), record.answer, record.completion]
+    for sid, _, _, index, category, answer, raw in iter_graded(run.path):
+        yield sid, [index, code_of(category), answer, raw.get("completion")]
