@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # SpeciaRL on a Ray cluster with verl (>= 0.9, in its own environment: verl pins transformers < 5.11).
 # The paper's recipe (docs/method.md#training-recipe) in verl's terms; see docs/verl.md. Run on the Ray head node after
-#   pip install verl vllm && pip install --no-deps -e /path/to/speciarl   (speciarl importable on every node)
+#   pip install "verl[vllm]" && pip install --no-deps -e /path/to/speciarl   (speciarl importable on every node;
+#   verl's own extra pins a vLLM / transformers pair it supports: `pip install verl vllm` does not)
 #   speciarl data build-trainset --benchmark cub200 --root data/CUB_200_2011 --n 3000 --seed 0 \
 #       --output data/train/cub200_3000.jsonl
 #   speciarl data export-verl data/train/cub200_3000.jsonl --out data/verl/cub200_3000.parquet

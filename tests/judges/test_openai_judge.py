@@ -104,6 +104,16 @@ def test_unparseable_replies_are_retried_then_reported(server):
     assert len(server.requests) == 3
 
 
+def test_free_text_under_a_choice_constraint_says_the_server_ignored_it(server):
+    """vLLM >= 0.12 answers a `guided_choice` request with HTTP 200 and unconstrained text."""
+    server.reply = lambda body: "The prediction is more specific than the ground truth."
+    [verdict] = judge_for(server, choice_field="guided_choice", unparseable_retries=0).grade([("dog", "samoyed")])
+    assert "the server ignored the choice constraint (choice_field: guided_choice" in verdict.error
+    assert "use structured_outputs" in verdict.error and server.requests[0]["guided_choice"]
+    [verdict] = judge_for(server, choice_field="none", unparseable_retries=0).grade([("dog", "samoyed")])
+    assert "unparseable" in verdict.error and "ignored the choice constraint" not in verdict.error
+
+
 def test_a_rejected_request_is_not_retried_and_says_what_to_do(server):
     async def handler(request):
         from aiohttp import web

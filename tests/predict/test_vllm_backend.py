@@ -14,6 +14,7 @@ from eval_bench import write_bench  # noqa: E402
 from speciarl.data import load_benchmark
 from speciarl.errors import ConfigError
 from speciarl.predict import PredictRequest, SamplingParams, build_predictor
+from speciarl.predict.base import derived_seed
 from speciarl.predict.vllm_backend import build_conversations, sampling_for
 from speciarl.prompts import get_prompt
 
@@ -35,13 +36,19 @@ def test_conversations_carry_the_image_and_prompt_and_skip_corrupt_images(reques
     assert parts[1] == {"type": "text", "text": request.prompt.text}
 
 
-def test_sampling_maps_missing_indices_to_n_with_a_stable_seed(requests_):
+def test_each_missing_index_gets_a_seed_of_its_own(requests_):
+    """Sample i's seed depends on (sample, i) only: a resumed best-of-N run that asks for indices
+    3 and 4 draws what the uninterrupted run drew for them."""
     sampled = SamplingParams(n=5, temperature=0.6, top_p=0.95, max_new_tokens=2048, seed=1)
-    kw = sampling_for(requests_[0], sampled)
-    assert kw["n"] == 3 and kw["max_tokens"] == 2048 and kw["top_p"] == 0.95 and kw["temperature"] == 0.6
-    assert kw["seed"] == sampling_for(requests_[0], sampled)["seed"] != sampling_for(requests_[1], sampled)["seed"]
+    full = sampling_for(requests_[0], sampled)  # indices 2, 3, 4
+    assert [kw["n"] for kw in full] == [1, 1, 1] and len({kw["seed"] for kw in full}) == 3
+    assert all(kw["max_tokens"] == 2048 and kw["top_p"] == 0.95 and kw["temperature"] == 0.6 for kw in full)
+    resumed = sampling_for(PredictRequest(requests_[0].sample, requests_[0].prompt, (3, 4)), sampled)
+    assert [kw["seed"] for kw in resumed] == [kw["seed"] for kw in full[1:]]
+    assert full[0]["seed"] == derived_seed(1, requests_[0].sample.sample_id, 2)
+    assert full[0]["seed"] != sampling_for(requests_[1], sampled)[0]["seed"]
     greedy = sampling_for(requests_[0], SamplingParams(max_new_tokens=16))
-    assert greedy["temperature"] == 0.0 and "seed" not in greedy
+    assert all(kw["temperature"] == 0.0 and "seed" not in kw for kw in greedy)
 
 
 @pytest.mark.skipif(importlib.util.find_spec("vllm") is not None, reason="vLLM is installed here")

@@ -224,7 +224,8 @@ class OpenAIJudge(BaseJudge):
             self._count_usage(reply.get("usage"))
             label = parse_reply(content, self.labels) if isinstance(content, str) else None
             if label is None:
-                raise Retryable(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}", reply=True)
+                raise Retryable(f"reply {str(content)[:200]!r} is not one of {', '.join(self.labels)}"
+                                + _ignored_constraint(self.choice_field), reply=True)
             return self._to_category(label)
 
         def count_retry(_: Retryable) -> None:
@@ -242,3 +243,11 @@ class OpenAIJudge(BaseJudge):
                     message += " (this server may not support choice-constrained output: set choice_field: none)"
             return Verdict(None, error=message, source="llm")
         return Verdict(category, source="llm")
+
+
+def _ignored_constraint(choice_field: str) -> str:
+    """Why a constrained reply can be free text: vLLM >= 0.12 drops `guided_choice` without an error."""
+    if choice_field == "none":
+        return ""
+    hint = "; vLLM >= 0.12 ignores guided_choice: use structured_outputs" if choice_field == "guided_choice" else ""
+    return f": the server ignored the choice constraint (choice_field: {choice_field}{hint})"

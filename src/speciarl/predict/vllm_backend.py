@@ -3,7 +3,10 @@
 Kept thin on purpose: vLLM's API moves fast, so this module only (1) builds the engine with prefix
 caching and optional LoRA, (2) turns requests into `LLM.chat` conversations (the image as a data URL,
 so vLLM applies the model's own chat template and image placeholders) with one `SamplingParams` per
-sample (`n` = the indices still missing, a per-sample seed), and (3) maps outputs back to indices.
+missing prediction index (n = 1, seeded by (sample, index) only: vLLM gives sample k of an n > 1
+request the seed `seed + k`, so a resumed best-of-N run, which asks only for the missing indices,
+would not redraw the uninterrupted run's samples), and (3) maps outputs back to indices. Prefix
+caching shares the prompt's (and image's) prefill between the indices of one sample.
 Chunks of `chunk_size` samples go to the engine at a time so results reach disk as they come; the
 next chunk's images are prepared on a thread meanwhile.
 
@@ -32,17 +35,21 @@ def conversation(prompt_text: str, data_url: str) -> list[dict[str, Any]]:
     ]}]
 
 
-def sampling_for(request: PredictRequest, sampling: SamplingParams) -> dict[str, Any]:
-    """vLLM SamplingParams kwargs for one request: n = missing indices, seed per (sample, first index)."""
-    kwargs: dict[str, Any] = {
-        "n": len(request.indices),
-        "max_tokens": sampling.max_new_tokens,
-        "temperature": sampling.temperature,
-        "top_p": sampling.top_p if not sampling.greedy else 1.0,
-    }  # everything else stays at SamplingParams defaults (top_k off, no repetition penalty)
-    if not sampling.greedy:
-        kwargs["seed"] = derived_seed(sampling.seed, request.sample.sample_id, request.indices[0])
-    return kwargs
+def sampling_for(request: PredictRequest, sampling: SamplingParams) -> list[dict[str, Any]]:
+    """vLLM SamplingParams kwargs, one per missing index of the request (in `request.indices` order):
+    n = 1, and when sampling a seed that depends on (sample, index) only, as in the transformers backend."""
+    out = []
+    for index in request.indices:
+        kwargs: dict[str, Any] = {
+            "n": 1,
+            "max_tokens": sampling.max_new_tokens,
+            "temperature": sampling.temperature,
+            "top_p": sampling.top_p if not sampling.greedy else 1.0,
+        }  # everything else stays at SamplingParams defaults (top_k off, no repetition penalty)
+        if not sampling.greedy:
+            kwargs["seed"] = derived_seed(sampling.seed, request.sample.sample_id, index)
+        out.append(kwargs)
+    return out
 
 
 def build_conversations(requests: list[PredictRequest]) -> tuple[list[tuple[PredictRequest, list]], list[Completion]]:
@@ -136,16 +143,18 @@ class VLLMPredictor:
         good, bad = built
         if not good:
             return bad
+        jobs = [(request, index, conv, VSamplingParams(**kwargs))
+                for request, conv in good
+                for index, kwargs in zip(request.indices, sampling_for(request, sampling), strict=True)]
         outputs = self.llm.chat(
-            messages=[conv for _, conv in good],
-            sampling_params=[VSamplingParams(**sampling_for(req, sampling)) for req, _ in good],
+            messages=[conv for _, _, conv, _ in jobs],
+            sampling_params=[params for _, _, _, params in jobs],
             lora_request=self.lora,
             use_tqdm=False,
         )
         done = list(bad)
-        for (request, _), output in zip(good, outputs):
-            for index, choice in zip(request.indices, output.outputs):
-                done.append(Completion(request, index, choice.text))
+        for (request, index, _, _), output in zip(jobs, outputs, strict=True):
+            done.append(Completion(request, index, output.outputs[0].text))
         return done
 
     def close(self) -> None:
