@@ -526,12 +526,67 @@ def _add_config(sub: argparse._SubParsersAction) -> None:
     show.set_defaults(handler=handler)
 
 
+def _add_classify(sub: argparse._SubParsersAction) -> None:
+    p = sub.add_parser(
+        "classify",
+        help="ask a model about your own images: answer and reasoning (and categories, given a truth and a judge)",
+        description="Print each image's answer and reasoning, with the same backends, prompts and judges as "
+        "`speciarl eval`. With --samples N, the spread of N sampled answers; with --truth and --judge, the "
+        "category of each answer. Nothing is written.",
+    )
+    p.add_argument("images", nargs="+", metavar="IMAGE", help="image files")
+    p.add_argument("--model", required=True, metavar="PATH_OR_ID",
+                   help="model folder or hub id (transformers, vllm), or the served model name (openai)")
+    p.add_argument("--adapter", metavar="DIR", help="a LoRA adapter folder (e.g. a speciarl train output)")
+    p.add_argument("--backend", choices=("transformers", "vllm", "openai"), default="transformers")
+    p.add_argument("--base-url", help="openai backend: the server, e.g. http://127.0.0.1:8000/v1")
+    p.add_argument("--device", help="transformers backend: cpu, cuda, ... (default auto)")
+    p.add_argument("--prompt", default="base", help="prompt name or file (default base; see speciarl data prompts)")
+    p.add_argument("--samples", type=int, default=1, metavar="N", help="answers per image (default 1, greedy)")
+    p.add_argument("--temperature", type=float,
+                   help="sampling temperature (default 0 for one answer, 0.6 for --samples > 1, as best-of-64)")
+    p.add_argument("--top-p", type=float, help="default 1.0 for one answer, 0.95 for --samples > 1")
+    p.add_argument("--max-new-tokens", type=int, default=2048)
+    p.add_argument("--seed", type=int, default=0)
+    p.add_argument("--truth", metavar="LABEL", help="the ground truth (of every image given), to grade each answer with --judge")
+    p.add_argument("--judge", metavar="JUDGE.yaml", help="judge config (a mapping or a config with judge:; see docs/judges.md)")
+    p.add_argument("--no-reasoning", action="store_true", help="print answers only")
+    p.add_argument("--json", action="store_true", help="one JSON object per image instead of text")
+
+    def handler(args: argparse.Namespace) -> int:
+        import json
+
+        from .pipeline.classify import classify, format_result, model_config
+        from .predict import SamplingParams
+
+        sampled = args.samples > 1
+        sampling = SamplingParams(
+            n=args.samples, temperature=args.temperature if args.temperature is not None else (0.6 if sampled else 0.0),
+            top_p=args.top_p if args.top_p is not None else (0.95 if sampled else 1.0),
+            max_new_tokens=args.max_new_tokens, seed=args.seed)
+        judge = None
+        if args.judge:
+            from .judges import load_judge_config
+
+            judge = load_judge_config(args.judge)
+        model = model_config(args.model, backend=args.backend, adapter=args.adapter, base_url=args.base_url,
+                             device=args.device)
+        results = classify(args.images, model, prompt=args.prompt, sampling=sampling, truth=args.truth, judge=judge)
+        for result in results:
+            print(json.dumps(result.to_dict(), ensure_ascii=False) if args.json
+                  else format_result(result, show_reasoning=not args.no_reasoning))
+        return 1 if any(r.error for r in results) else 0
+
+    p.set_defaults(handler=handler)
+
+
 # Subcommand registry, in the order `--help` lists them.
 SUBCOMMANDS: list[Callable[[argparse._SubParsersAction], None]] = [
     _add_report,
     _add_gallery,
     _add_verify,
     _add_eval,
+    _add_classify,
     _add_data,
     _add_owc,
     _add_judge,
