@@ -216,6 +216,10 @@ def test_example_runs_without_images_and_hostile_text(tmp_path):
         for name in ("zero_shot", "speciarl", "zero_shot_bo8"):
             _assert_equals_summary(stats[(name, "all")], summary[name]["datasets"]["cub200"])
         _assert_equals_summary(stats[("zero_shot_bo8", "best")], summary["zero_shot_bo8"]["best_of_n"]["datasets"]["cub200"])
+        _select_by_text(driver, "f-class", "Painted Bunting")  # class filter, within the dataset
+        bunting = {r.sample_id for r in read_records(runs[0]) if r.ground_truth == "Painted Bunting"}
+        assert _matches(driver) == len(bunting) > 0
+        _select(driver, "f-class", "")
         _select(driver, "f-run-1", "correct")
         cub = summary["speciarl"]["datasets"]["cub200"]
         assert _matches(driver) == round(cub["correctness"] * cub["count"])

@@ -19,7 +19,7 @@ from ..records import GRADED_FIELDS, iter_json_lines, key_fields
 TOP_ANSWERS = 5
 # Distinct answers counted per class and kind; later new answers are not tracked (the top answers of a
 # class with more distinct wrong answers than this are then those among the first MAX_DISTINCT seen).
-MAX_DISTINCT = 1000
+MAX_DISTINCT = 200
 
 
 class ClassAccumulator:
