@@ -29,13 +29,21 @@ def run_names(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | N
     return chosen
 
 
-def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None) -> dict[str, Any]:
-    """Read and validate every input (one streaming pass each), then compute every number; nothing is written here."""
+def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None,
+                 per_class: dict[str, Any] | None = None) -> dict[str, Any]:
+    """Read and validate every input (one streaming pass each), then compute every number; nothing is
+    written here. Given a dict, `per_class` receives run name -> per-class table (report/per_class.py),
+    computed in the same pass."""
+    from .per_class import ClassAccumulator
+
     runs: dict[str, Any] = {}
     for name, path in zip(run_names(inputs, names), inputs):
         if not Path(path).is_file():
             raise SpeciarlError(f"{path}: no such file")
-        tally = tally_file(path)
+        classes = ClassAccumulator() if per_class is not None else None
+        tally = tally_file(path, classes)
+        if classes is not None:
+            per_class[name] = classes.finish()
         if not tally.predictions:
             raise SpeciarlError(f"{path}: no records")
         runs[name] = {"file": str(path), **summarize_tally(tally)}
@@ -69,7 +77,8 @@ def run_report(
         from .reference import load_reference
 
         published = load_reference(reference)  # a bad reference fails before the inputs are read
-    report = build_report(inputs, names)
+    per_class: dict[str, Any] = {}
+    report = build_report(inputs, names, per_class)
     runs = report["runs"]
     if published is not None:
         report["reference"] = published
@@ -84,9 +93,8 @@ def run_report(
             plot_metric_vs_k(runs, out / "metric_vs_k.png"),
         ]
         files += [str(p) for p in made if p is not None]
-    from .per_class import per_class_json, per_class_of_files
+    from .per_class import per_class_json
 
-    per_class = per_class_of_files(inputs, list(runs))
     if plots:
         from .plots import plot_per_class_specificity
 

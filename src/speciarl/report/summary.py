@@ -10,7 +10,7 @@ from ..metrics import (
     GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors, counts_of_vectors,
     group_of, macro_average, summarize_counts,
 )
-from ..records import GRADED_FIELDS, Record, RecordError, iter_keys
+from ..records import GRADED_FIELDS, Record, RecordError, iter_json_lines, key_fields
 
 
 def _levels(per_dataset: dict[str, Summary]) -> dict[str, Any]:
@@ -42,14 +42,25 @@ def summarize_run(records: Iterable[Record]) -> dict[str, Any]:
     return summarize_tally(tally)
 
 
-def tally_file(path: str | os.PathLike[str]) -> RunTally:
+def tally_file(path: str | os.PathLike[str], classes: Any = None) -> RunTally:
     """One streaming pass over a graded record file: validated line by line (errors name file, line and
-    field), duplicates rejected, memory bounded by the number of distinct samples."""
+    field), duplicates rejected, memory bounded by the number of distinct samples. With `classes` (a
+    `per_class.ClassAccumulator`), the same pass feeds the per-class numbers: one parse per line."""
+    from .per_class import CATEGORY_OF_CODE
+
     tally = RunTally()
     add = tally.add
+    per_class = classes.add if classes is not None else None
+    required = frozenset(GRADED_FIELDS)
+    line = 0
     try:
-        for line, (sample_id, dataset, index, code) in iter_keys(path, required=GRADED_FIELDS):
+        for line, data in iter_json_lines(path):
+            sample_id, dataset, index, code = key_fields(data, path, line, GRADED_FIELDS, required)
             add(sample_id, dataset, index, code)
+            if per_class is not None:
+                truth = data["ground_truth"]
+                per_class(dataset, truth if type(truth) is str else str(truth), CATEGORY_OF_CODE[code],
+                          data.get("answer"))
     except DuplicatePrediction as exc:
         raise RecordError(path, line, "sample_id", str(exc)) from None
     return tally

@@ -1,0 +1,116 @@
+"""`speciarl verify` streams: bounded chunks in the judge's hands, the whole input checked before any
+grading, compact resume keys; the output is the same as grading everything at once."""
+
+from __future__ import annotations
+
+import json
+import threading
+
+import pytest
+
+import speciarl.pipeline.verify as verify
+from speciarl.judges import build_judge
+from speciarl.records import RecordError, read_records
+
+TREE = """
+name: animal
+children:
+  - name: dog
+    children: [{name: spitz, children: [{name: samoyed}]}, {name: poodle}]
+  - name: cat
+"""
+ANSWERS = ["samoyed", "dog", "cat", "spitz", "animal", "I don't know"]
+
+
+def rows(n_samples, n=4):
+    out = []
+    for s in range(n_samples):
+        for i in range(n):
+            row = {"sample_id": f"s{s}", "dataset": "toy", "ground_truth": "samoyed", "prediction_index": i}
+            k = (s * n + i) % 8
+            row["completion"] = "no tags at all" if k == 7 else f"<think>hm</think><answer>{ANSWERS[k % 6]}</answer>"
+            out.append(row)
+    return out
+
+
+def write(path, data):
+    path.write_text("".join(json.dumps(r) + "\n" for r in data))
+    return path
+
+
+class CountingJudge:
+    """A real taxonomy judge, with the most chunks it ever held at once counted."""
+
+    def __init__(self, taxonomy):
+        self.judge = build_judge({"type": "taxonomy", "taxonomy": str(taxonomy), "cache": "none"})
+        self.identity, self.stats, self.normalize = self.judge.identity, self.judge.stats, self.judge.normalize
+        self.outstanding = self.most = 0
+        self.lock = threading.Lock()
+
+    def submit(self, pairs):
+        with self.lock:
+            self.outstanding += 1
+            self.most = max(self.most, self.outstanding)
+        future = self.judge.submit(pairs)
+        future.add_done_callback(self._done)
+        return future
+
+    def _done(self, _):
+        with self.lock:
+            self.outstanding -= 1
+
+    def close(self):
+        self.judge.close()
+
+
+@pytest.fixture
+def taxonomy(tmp_path):
+    path = tmp_path / "tree.yaml"
+    path.write_text(TREE)
+    return path
+
+
+def test_bounded_window_grades_every_record_once_like_the_judge_alone(tmp_path, taxonomy, monkeypatch):
+    monkeypatch.setattr(verify, "WINDOW", 3)
+    data = rows(150)
+    src = write(tmp_path / "pred.jsonl", data)
+    judge = CountingJudge(taxonomy)
+    result = verify.run_verify(src, tmp_path / "out.jsonl", judge, progress=False)
+    judge.close()
+    assert 1 < judge.most <= 3  # never more than the window in the judge's hands
+    out = read_records(tmp_path / "out.jsonl")
+    assert sorted(r.key for r in out) == sorted((r["sample_id"], r["prediction_index"]) for r in data)
+    assert result.ok and result.written == len(data) and result.parse_failures == len(data) // 8
+    reference = build_judge({"type": "taxonomy", "taxonomy": str(taxonomy), "cache": "none"})
+    for record in out:
+        if record.answer is None:
+            assert record.category is None and "no tags" in record.completion
+        else:
+            assert record.category == reference.grade([("samoyed", record.answer)])[0].category
+    assert sum(result.counts.values()) + result.parse_failures == len(data)
+
+
+def test_a_bad_last_line_stops_everything_before_grading(tmp_path, taxonomy):
+    data = rows(40)
+    for bad, message in [(dict(data[3]), "duplicate record for sample 's0' prediction_index 3"),
+                         ({"sample_id": "x", "dataset": "toy", "ground_truth": "g"}, "neither a 'completion'")]:
+        src = write(tmp_path / "pred.jsonl", [*data, bad])
+        out = tmp_path / "out.jsonl"
+        with pytest.raises(RecordError) as info:
+            verify.run_verify(src, out, {"type": "taxonomy", "taxonomy": str(taxonomy)}, progress=False)
+        assert info.value.line == len(data) + 1 and message in str(info.value)
+        assert not out.exists()
+
+
+def test_resume_skips_what_is_done_and_ignores_a_cut_last_line(tmp_path, taxonomy):
+    data = rows(30)
+    first = write(tmp_path / "first.jsonl", data[:50])
+    out = tmp_path / "out.jsonl"
+    verify.run_verify(first, out, {"type": "taxonomy", "taxonomy": str(taxonomy)}, progress=False)
+    with open(out, "a") as fh:
+        fh.write('{"sample_id": "s20", "dataset": "toy", "groun')  # a kill mid-write
+    src = write(tmp_path / "all.jsonl", data)
+    result = verify.run_verify(src, out, {"type": "taxonomy", "taxonomy": str(taxonomy)}, progress=False)
+    assert result.input_records == len(data) and result.skipped == 50 and result.written == len(data) - 50
+    keys = [r.key for r in read_records(out)]
+    assert len(keys) == len(set(keys)) == len(data)
