@@ -10,9 +10,10 @@ caching shares the prompt's (and image's) prefill between the indices of one sam
 Chunks of `chunk_size` samples go to the engine at a time so results reach disk as they come; the
 next chunk's images are prepared on a thread meanwhile.
 
-Written against the vLLM 0.10–0.11 offline API (`LLM.chat(messages=[...], sampling_params=[...],
-lora_request=...)`, `vllm.lora.request.LoRARequest`). It was not run in the session that wrote it
-(no GPU there); the pure parts (`build_conversations`, `sampling_for`) are unit-tested without vLLM.
+Written against vLLM's offline API (`LLM.chat(messages=[...], sampling_params=[...],
+lora_request=...)`, `vllm.lora.request.LoRARequest`), which our `vllm` extra pins to TRL's supported
+0.22–0.31. It has not been run on a GPU yet; the pure parts (`build_conversations`, `sampling_for`)
+are unit-tested without vLLM.
 """
 
 from __future__ import annotations
