@@ -27,35 +27,11 @@ ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 
 from openai_server import ServerProcess  # noqa: E402
+from steps import training_step  # noqa: E402
 
 from speciarl.answers import normalize  # noqa: E402
 from speciarl.judges import FastPaths, OpenAIJudge, SQLiteCache, TaxonomyJudge  # noqa: E402
 from speciarl.judges.taxonomy import Taxonomy  # noqa: E402
-
-
-def training_step(seed: int = 0, images: int = 256, rollouts: int = 10) -> list[tuple[str, str]]:
-    """Rollouts of one step: per image the exact label (25 %), a parent (35 %), one confusion (37 %),
-    a refusal (3 %): about 30 % distinct pairs, as rollouts of one image repeat themselves."""
-    rng = random.Random(seed)
-    labels = sorted({line.strip() for path in (ROOT / "tests" / "judges" / "data").glob("*.txt")
-                     for line in path.read_text().splitlines() if line.strip()})
-    gts = rng.sample(labels, images) if images <= len(labels) else [rng.choice(labels) for _ in range(images)]
-    pairs = []
-    for gt in gts:
-        words = gt.split()
-        parent = words[-1] if len(words) > 1 else "thing"  # "warbler", "Cab 2012"-ish: a broader answer
-        confusion = rng.choice([x for x in labels if x != gt])
-        for _ in range(rollouts):
-            r = rng.random()
-            if r < 0.25:
-                pairs.append((gt, gt))
-            elif r < 0.60:
-                pairs.append((gt, parent))
-            elif r < 0.97:
-                pairs.append((gt, confusion))
-            else:
-                pairs.append((gt, "I don't know"))
-    return pairs
 
 
 def expected_calls(pairs: list[tuple[str, str]]) -> int:

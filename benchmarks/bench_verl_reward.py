@@ -1,0 +1,142 @@
+"""A paper-sized step of rewards through verl's reward loop, against the batch path on the same inputs.
+
+    SPECIARL_VERL_PATH=.venv-verl/lib/python3.11/site-packages python benchmarks/bench_verl_reward.py \
+        [--latency 0.05] [--capacity 64] [--workers 8] [--repeats 3]
+
+One step = 256 images x 10 rollouts = 2,560 rollouts (about 30 % distinct pairs, 25 % exact matches;
+tests/helpers/steps.py), graded by a judge server answering after `latency` (the test server in a
+subprocess) with room for `capacity` requests at once:
+
+- batch path: `RolloutScorer.grade` on the whole list (what the TRL trainer does per step), with
+  `concurrency = capacity`;
+- verl: `workers` forked processes, each verl 0.9.1's real `RewardLoopWorker` with the `naive`
+  manager awaiting our async `compute_score` for every rollout routed to it (at random, as verl's
+  agent loop does), all released at once; each worker's judge gets `capacity / workers` connections,
+  and all share one cache (Redis when `redis-server` is installed, else one SQLite file).
+
+Prints both wall times (the median of `repeats`, each on a fresh cache) and their ratio (target
+<= 1.5x), and the LLM calls of each against the distinct non-fast-path pairs (target <= 1.1x).
+Ray itself is not started (see tests/train/verl_reward_loop.py); on a shared 2-core machine the eight
+worker processes also compete for CPU with the server, so read the ratio as an upper bound.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[1]
+sys.path.insert(0, str(ROOT / "tests" / "helpers"))
+
+from openai_server import ServerProcess  # noqa: E402
+from redis_server import RedisServer, redis_binary  # noqa: E402
+from steps import rollout_texts, training_step  # noqa: E402
+
+from speciarl.answers import extract_answer, normalize  # noqa: E402
+from speciarl.judges import FastPaths, build_judge  # noqa: E402
+from speciarl.train.rewards import RolloutScorer  # noqa: E402
+
+
+def distinct_llm_pairs(rollouts) -> int:
+    fast, distinct = FastPaths(), set()
+    for gt, text, _ in rollouts:
+        answer = extract_answer(text)
+        if answer is None:
+            continue
+        g, a = normalize(gt), normalize(answer)
+        if fast.check(g, a, answer) is None:
+            distinct.add((g, a))
+    return len(distinct)
+
+
+def batch_path(rollouts, base_url: str, capacity: int, cache: str) -> tuple[float, int]:
+    judge = build_judge({"type": "openai", "base_url": base_url, "model": "bench", "cache": cache,
+                         "concurrency": capacity})
+    scorer = RolloutScorer(judge)
+    started = time.perf_counter()
+    graded = scorer.grade([g for g, _, _ in rollouts], [t for _, t, _ in rollouts])
+    seconds = time.perf_counter() - started
+    judge.close()
+    assert graded.error is None, graded.error
+    return seconds, judge.stats.llm
+
+
+def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, tmp: Path) -> dict:
+    import yaml
+
+    verl_path = os.environ.get("SPECIARL_VERL_PATH")
+    if not verl_path:
+        raise SystemExit("set SPECIARL_VERL_PATH to the site-packages of an environment with verl 0.9.1")
+    judge = tmp / "judge.yaml"
+    judge.write_text(yaml.safe_dump({"type": "openai", "base_url": base_url, "model": "bench", "cache": cache,
+                                     "concurrency": capacity}))
+    spec = tmp / "spec.json"
+    spec.write_text(json.dumps({"judge_config": str(judge), "workers": workers, "rollouts": rollouts,
+                                "overrides": ["algorithm.adv_estimator=speciarl"]}))
+    env = {**os.environ, "PYTHONPATH": os.pathsep.join([verl_path, str(ROOT / "src")])}
+    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
+                          capture_output=True, text=True, env=env, timeout=1800)
+    if proc.returncode:
+        raise SystemExit(proc.stderr[-4000:])
+    return json.loads(proc.stdout.strip().splitlines()[-1])
+
+
+def main() -> None:
+    ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    ap.add_argument("--latency", type=float, default=0.05)
+    ap.add_argument("--capacity", type=int, default=64)
+    ap.add_argument("--workers", type=int, default=8)
+    ap.add_argument("--repeats", type=int, default=3)
+    args = ap.parse_args()
+
+    rollouts = rollout_texts(training_step())
+    pairs = {(g, extract_answer(t)) for g, t, _ in rollouts}
+    expected = distinct_llm_pairs(rollouts)
+    redis = RedisServer(Path(tempfile.mkdtemp()) / "redis").start() if redis_binary() else None
+    batch, loop, batch_calls, loop_calls = [], [], set(), set()
+    try:
+        with ServerProcess(latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp:
+            tmp_path = Path(tmp)
+            for rep in range(args.repeats):
+                seconds, llm = batch_path(rollouts, server.base_url, args.capacity, "none")
+                batch.append(seconds)
+                batch_calls.add(llm)
+                cache = f"{redis.url[:-1]}{rep + 1}" if redis else str(tmp_path / f"cache{rep}.sqlite")
+                out = verl_path(rollouts, server.base_url, args.capacity, args.workers, cache, tmp_path)
+                assert out["errors"] == [None] * len(rollouts), next(e for e in out["errors"] if e)
+                loop.append(out["seconds"])
+                loop_calls.add(out["judge"]["llm"])
+    finally:
+        if redis:
+            redis.stop()
+    b, v = statistics.median(batch), statistics.median(loop)
+    rows = [
+        ("rollouts", f"{len(rollouts)} ({len(pairs)} distinct pairs, {len(pairs) / len(rollouts):.0%})"),
+        ("distinct non-fast-path pairs", f"{expected}"),
+        ("judge", f"{args.latency * 1000:.0f} ms per request, capacity {args.capacity}"),
+        ("shared cache (verl workers)", "redis" if redis else "sqlite (one file, no cross-process locks)"),
+        (f"batch path, RolloutScorer.grade (median of {args.repeats})",
+         f"{b * 1000:.0f} ms, LLM calls {sorted(batch_calls)} = "
+         f"{max(batch_calls) / expected:.2f}x distinct"),
+        (f"verl reward loop, {args.workers} workers (median of {args.repeats})",
+         f"{v * 1000:.0f} ms, LLM calls {sorted(loop_calls)} = {max(loop_calls) / expected:.2f}x distinct "
+         "(target <= 1.1x)"),
+        ("wall time, verl / batch", f"{v / b:.2f}x (target <= 1.5x); runs: verl "
+         + ", ".join(f"{x * 1000:.0f}" for x in loop) + " ms; batch " + ", ".join(f"{x * 1000:.0f}" for x in batch)
+         + " ms"),
+    ]
+    width = max(len(k) for k, _ in rows)
+    print("verl reward benchmark (a paper-sized step)")
+    for key, value in rows:
+        print(f"  {key:<{width}}  {value}")
+
+
+if __name__ == "__main__":
+    main()
