@@ -83,3 +83,16 @@ def test_preset_resolves_to_its_row_on_any_world_size(row):
     assert cfg.reward.noise == float(row["noise"])
     train_set = row["train set"].split(" ")[0]
     assert Path(cfg.data.train_file).name == f"{train_set}_{images}.jsonl"
+
+
+def test_training_docs_per_gpu_table_is_what_the_paper_preset_resolves_to():
+    """docs/training.md shows TRL's fields for the paper preset on 1, 2, 4, 8 processes."""
+    text = (ROOT / "docs" / "training.md").read_text(encoding="utf-8")
+    lines = [line for line in text.splitlines() if line.startswith("| ") and line.count("|") == 6]
+    header = [c.strip() for c in lines[0].strip("|").split("|")]
+    assert header[0] == "processes"
+    rows = [dict(zip(header, (int(c) for c in line.strip("|").split("|")), strict=True)) for line in lines[1:]]
+    assert [r["processes"] for r in rows] == list(WORLD_SIZES)
+    for row in rows:
+        t = dry_run(PRESETS / "paper_cub200_grpo.yaml", world_size=row["processes"], train_size=3000)["grpo_config"]
+        assert {k: t[k] for k in header[1:]} == {k: row[k] for k in header[1:]}
