@@ -24,6 +24,7 @@ def test_cpu_dry_run_passes_with_the_presets_schedule(tmp_path):
     assert (out["generations"], out["optimizer_steps"], out["completions_per_generation"]) == (2, 4, 16)
     assert out["loss_type"] == "dapo" and out["generation"] == "transformers" and out["images"] == 8
     assert out["s_per_step"] > 0 and out["rollout_tokens_per_s"] > 0 and out["images_per_s"] > 0
+    assert out["total_s"] >= out["build_s"] + out["train_s"] + out["eval_s"]
     assert "generation: transformers generate (vLLM not importable)" in proc.stdout
 
 
