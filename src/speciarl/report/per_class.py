@@ -13,13 +13,17 @@ from collections.abc import Iterable, Iterator, Mapping, Sequence
 from typing import Any
 
 from ..categories import Category
-from ..metrics import per_class_counts, summarize_counts
+from ..metrics import PARSE_FAILURE, per_class_counts, summarize_counts
 from ..records import GRADED_FIELDS, iter_json_lines, key_fields
 
 TOP_ANSWERS = 5
 # Distinct answers counted per class and kind; later new answers are not tracked (the top answers of a
 # class with more distinct wrong answers than this are then those among the first MAX_DISTINCT seen).
 MAX_DISTINCT = 200
+
+
+def _count_key(category: Category | None) -> str:
+    return PARSE_FAILURE if category is None else category.value
 
 
 class ClassAccumulator:
@@ -40,16 +44,22 @@ class ClassAccumulator:
         self._triples.append((dataset, ground_truth, category))
         if len(self._triples) >= self.FOLD_EVERY:
             self._fold()
-        text = (answer or "").strip()
-        if not text:
-            return
+        self.add_answer(dataset, ground_truth, category, answer)
+
+    def add_count(self, dataset: str, ground_truth: str, category: Category | None, count: int) -> None:
+        """`count` predictions of one class in one category, already tallied (answers go to `add_answer`)."""
+        self._counts[(dataset, ground_truth)][_count_key(category)] += count
+
+    def add_answer(self, dataset: str, ground_truth: str, category: Category | None, answer: str | None) -> None:
+        """Remember the answer text of a wrong or less-specific prediction (other categories: ignored)."""
         if category is Category.WRONG:
             counter = self._wrong[(dataset, ground_truth)]
         elif category is Category.LESS_SPECIFIC:
             counter = self._less[(dataset, ground_truth)]
         else:
             return
-        if text in counter or len(counter) < MAX_DISTINCT:
+        text = (answer or "").strip()
+        if text and (text in counter or len(counter) < MAX_DISTINCT):
             counter[text] += 1
 
     def _fold(self) -> None:

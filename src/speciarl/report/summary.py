@@ -10,7 +10,9 @@ from ..metrics import (
     GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors, counts_of_vectors,
     group_of, macro_average, summarize_counts,
 )
-from ..records import GRADED_FIELDS, Record, RecordError, iter_json_lines, key_fields
+from ..records import CATEGORY_CODES, GRADED_FIELDS, Record, RecordError, iter_json_lines, key_fields
+
+WRONG_CODE, LESS_SPECIFIC_CODE = CATEGORY_CODES["wrong"], CATEGORY_CODES["less specific"]
 
 
 def _levels(per_dataset: dict[str, Summary]) -> dict[str, Any]:
@@ -50,19 +52,23 @@ def tally_file(path: str | os.PathLike[str], classes: Any = None) -> RunTally:
 
     tally = RunTally()
     add = tally.add
-    per_class = classes.add if classes is not None else None
+    by_class: dict[tuple[str, str, int], int] = {}  # (dataset, ground truth, code) -> predictions
     required = frozenset(GRADED_FIELDS)
     line = 0
     try:
         for line, data in iter_json_lines(path):
             sample_id, dataset, index, code = key_fields(data, path, line, GRADED_FIELDS, required)
             add(sample_id, dataset, index, code)
-            if per_class is not None:
+            if classes is not None:
                 truth = data["ground_truth"]
-                per_class(dataset, truth if type(truth) is str else str(truth), CATEGORY_OF_CODE[code],
-                          data.get("answer"))
+                key = (dataset, truth if type(truth) is str else str(truth), code)
+                by_class[key] = by_class.get(key, 0) + 1
+                if code == WRONG_CODE or code == LESS_SPECIFIC_CODE:
+                    classes.add_answer(key[0], key[1], CATEGORY_OF_CODE[code], data.get("answer"))
     except DuplicatePrediction as exc:
         raise RecordError(path, line, "sample_id", str(exc)) from None
+    for (dataset, truth, code), count in by_class.items():
+        classes.add_count(dataset, truth, CATEGORY_OF_CODE[code], count)
     return tally
 
 
