@@ -368,6 +368,11 @@ class KeySet:
     def __len__(self) -> int:
         return self._count
 
+    def covers(self, sample_id: str, n: int) -> bool:
+        """Whether all of prediction indexes 0 .. n-1 of `sample_id` are present."""
+        full = (1 << n) - 1
+        return self._bits.get(sample_id, 0) & full == full
+
     def __iter__(self) -> Iterator[tuple[str, int]]:
         for sample_id, bits in self._bits.items():
             index = 0
@@ -398,9 +403,11 @@ def completed_keys(path: str | os.PathLike[str], *, required: Iterable[str] = BA
     return {r.key for r in iter_records(path, required=required, allow_partial_tail=True)}
 
 
-def completed_keyset(path: str | os.PathLike[str], *, required: Iterable[str] = BASE_FIELDS) -> KeySet:
-    """`completed_keys` for large files: the same keys and checks, streamed into a compact KeySet."""
-    done = KeySet()
+def completed_keyset(path: str | os.PathLike[str], *, required: Iterable[str] = BASE_FIELDS,
+                     into: KeySet | None = None) -> KeySet:
+    """`completed_keys` for large files: the same keys and checks, streamed into a compact KeySet
+    (`into`, to gather the keys of several files in one)."""
+    done = KeySet() if into is None else into
     if Path(path).exists():
         for _, (sample_id, _, index, _) in iter_keys(path, required=required, allow_partial_tail=True):
             done.add((sample_id, index))

@@ -149,6 +149,10 @@ def test_keyset_behaves_like_a_set_of_keys(tmp_path):
     assert ("s1", 999) not in compact and ("nope", 0) not in compact and "junk" not in compact
     assert not compact.add(next(iter(keys))) and compact.add(("new", 3)) and len(compact) == len(keys) + 1
     assert KeySet(keys) <= keys | {("z", 1)} and not compact <= keys
+    full = KeySet([("a", 0), ("a", 1), ("a", 2), ("b", 0), ("b", 2)])
+    assert full.covers("a", 3) and full.covers("a", 2) and not full.covers("b", 3) and not full.covers("c", 1)
+    both = completed_keyset(_write_run(tmp_path / "x.jsonl", 5), into=KeySet([("extra", 0)]))
+    assert ("extra", 0) in both and len(both) == len(completed_keys(tmp_path / "x.jsonl")) + 1
     path = _write_run(tmp_path / "run.jsonl", 3)
     with open(path, "ab") as fh:
         fh.write(b'{"sample_id": "cut", "dat')  # a kill mid-write: resume ignores it

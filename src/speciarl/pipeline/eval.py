@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SpeciarlError
-from ..records import completed_keys, write_atomic
+from ..records import completed_keyset, write_atomic
 from .config import EvalConfig, load_eval_config, predict_hash, results_hash
 from .predict import PREDICTIONS, SKIPPED, known_bad_images, merge_shards, parse_shard, run_predict
 
@@ -151,8 +151,7 @@ def run_eval(
     result = EvalResult(run_dir=run_dir)
     log(f"run directory: {run_dir} ({len(samples)} samples, {len(config.benchmarks)} benchmark(s), "
         f"prompt {prompt.name}, n={config.sampling.n})")
-    n = config.sampling.n
-    expected = {(s.sample_id, i) for s in samples for i in range(n)}
+    sample_ids = [s.sample_id for s in samples]  # each with predictions 0 .. n-1
 
     if "predict" in wanted:
         t0 = time.perf_counter()
@@ -173,7 +172,7 @@ def run_eval(
             raise SpeciarlError(f"predict: {summary.backend_failures} predictions failed (first: "
                                 f"{summary.first_failure}); rerun the same command to retry them")
     if "verify" in wanted:
-        _verify_stage(run_dir, config, expected, result, load_skips, progress, log)
+        _verify_stage(run_dir, config, sample_ids, result, load_skips, progress, log)
     if "report" in wanted:
         result.report = _report(run_dir, config, result, log)
     _write_summary(run_dir, result, load_skips)
@@ -184,26 +183,31 @@ def run_eval(
     return result
 
 
-def _verify_stage(run_dir: Path, config: EvalConfig, expected: set[tuple[str, int]], result: EvalResult,
+def _verify_stage(run_dir: Path, config: EvalConfig, sample_ids: list[str], result: EvalResult,
                   load_skips: list[dict[str, str]], progress: bool, log: Any) -> None:
-    """Merge shard files, check every readable image has its predictions, grade what is not graded."""
+    """Merge shard files, check every readable image has its predictions, grade what is not graded.
+    Keys are checked against compact key sets (`records.KeySet`): 3.4 M keys cost a few MB, not GBs."""
     from .verify import run_verify
 
+    n = config.sampling.n
     bad = known_bad_images(run_dir)
     result.skipped_images = result.skipped_images or [
         {"sample_id": r.sample_id, "path": str(r.extra.get("image")), "reason": str(r.extra.get("reason"))}
         for r in bad.values()]
-    good = {k for k in expected if k[0] not in bad}
+    good = [sid for sid in sample_ids if sid not in bad]
     if not good:
         raise SpeciarlError("verify: no predictions to grade (every image was skipped)")
-    merged = merge_shards(run_dir, good)
-    have = completed_keys(merged)
-    if not good <= have:
-        missing = sorted(good - have)
-        raise SpeciarlError(f"verify: {len(missing)} predictions missing in {merged} (e.g. {missing[0]}); "
+    if any(run_dir.glob("predictions.shard-*-of-*.jsonl")):
+        merge_shards(run_dir, {(sid, i) for sid in good for i in range(n)})
+    merged = run_dir / PREDICTIONS
+    have = completed_keyset(merged)
+    missing = [(sid, i) for sid in good if not have.covers(sid, n) for i in range(n) if (sid, i) not in have]
+    if missing:
+        raise SpeciarlError(f"verify: {len(missing)} predictions missing in {merged} (e.g. {min(missing)}); "
                             "run the predict stage first")
     verified = run_dir / VERIFIED
-    if good <= completed_keys(verified):
+    graded = completed_keyset(verified)
+    if all(graded.covers(sid, n) for sid in good):
         log("verify: complete, skipped")
         result.stages["verify"] = {"status": "skipped (complete)"}
         return

@@ -21,7 +21,7 @@ from pathlib import Path
 from typing import Any
 
 from ..errors import ConfigError, SpeciarlError
-from ..records import Record, RecordWriter, completed_keys, iter_records
+from ..records import KeySet, Record, RecordWriter, completed_keyset, iter_records
 
 PREDICTIONS = "predictions.jsonl"
 SKIPPED = "skipped_images.jsonl"
@@ -72,10 +72,11 @@ def prediction_files(run_dir: Path) -> list[Path]:
     return files + sorted(run_dir.glob("predictions.shard-*-of-*.jsonl"))
 
 
-def done_keys(run_dir: Path) -> set[tuple[str, int]]:
-    keys: set[tuple[str, int]] = set()
+def done_keys(run_dir: Path) -> KeySet:
+    """Keys predicted so far in every prediction file of the run (compact: one bitset per sample)."""
+    keys = KeySet()
     for path in prediction_files(run_dir):
-        keys |= completed_keys(path)
+        completed_keyset(path, into=keys)
     return keys
 
 
