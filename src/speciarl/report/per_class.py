@@ -136,14 +136,3 @@ def iter_graded(path: Any) -> Iterator[tuple[str, str, str, int, Category | None
         truth = data["ground_truth"]
         yield (sample_id, str(dataset), truth if type(truth) is str else str(truth), index,
                CATEGORY_OF_CODE[code or 0], data.get("answer"), data)
-
-
-def per_class_of_files(paths: Sequence[Any], names: Sequence[str]) -> dict[str, dict[tuple[str, str], dict[str, Any]]]:
-    """run name → per-class table, one streaming pass per graded records file."""
-    out: dict[str, dict[tuple[str, str], dict[str, Any]]] = {}
-    for name, path in zip(names, paths):
-        acc = ClassAccumulator()
-        for _, dataset, truth, _, category, answer, _ in iter_graded(path):
-            acc.add(dataset, truth, category, answer)
-        out[name] = acc.finish()
-    return out
