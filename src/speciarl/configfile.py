@@ -161,11 +161,23 @@ def explain(exc: ValidationError, cls: type[BaseModel], where: str, path: Any) -
         elif err["type"] == "missing":
             lines.append(f"{prefix}`{full}` is required ({type_name(annotation)})")
         elif err["type"].endswith("_type") or err["type"] in ("literal_error", "model_type", "dict_type"):
-            lines.append(f"{prefix}`{full}`: expected {type_name(annotation)}, got {given}")
+            lines.append(f"{prefix}`{full}`: expected {type_name(annotation)}, got {given}"
+                         + ("" if _is_secret(annotation) else yaml_number_hint(annotation, err.get("input"))))
         else:
             message = err["msg"].removeprefix("Value error, ")
             lines.append(f"{prefix}`{full}`: {message} (got {given})")
     return "\n".join(lines)
+
+
+def yaml_number_hint(annotation: Any, value: Any) -> str:
+    """YAML 1.1 reads `3e-5` as text: say so when a float was expected and the text is a number."""
+    if not isinstance(value, str) or "float" not in type_name(annotation):
+        return ""
+    try:
+        float(value)
+    except ValueError:
+        return ""
+    return f" (YAML reads {value} as text: write it with a decimal point, e.g. {float(value)!r})"
 
 
 SECRET_HINT = ("; literal keys are not accepted here: put the key in an environment variable and name it "

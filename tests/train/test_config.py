@@ -20,12 +20,12 @@ def test_sections_and_trl_arguments():
     cfg = parse_config(minimal(num_generations=10, per_device_train_batch_size=10, beta=0.01,
                                reward={"scheme": "binary", "noise": 0.1},
                                lora={"enabled": True, "r": 64}, judge={"type": "openai", "base_url": "u",
-                                                                       "retry_budget_s": 30}), "c.yaml")
+                                                                       "model": "m", "retry_budget_s": 30}), "c.yaml")
     assert cfg.trl.num_generations == 10 and cfg.trl.beta == 0.01
     assert cfg.trl.loss_type == "dapo"  # TRL's default: token-mean, as verl's default loss aggregation
     assert cfg.reward.scheme == "binary" and cfg.reward.noise == 0.1
     assert cfg.lora.r == 64 and cfg.lora.exclude_modules == r".*visual.*"
-    assert cfg.judge.retry_budget_s == 30 and cfg.judge.options == {"type": "openai", "base_url": "u"}
+    assert cfg.judge.retry_budget_s == 30 and cfg.judge.options == {"type": "openai", "base_url": "u", "model": "m"}
 
 
 @pytest.mark.parametrize(("raw", "message"), [

@@ -1,4 +1,4 @@
-"""`speciarl config show-schema [eval|judge]`: every config key with its type, default and help,
+"""`speciarl config show-schema [eval|judge|train]`: every config key with its type, default and help,
 printed from the schemas themselves (so the reference can never drift from what is checked)."""
 
 from __future__ import annotations
@@ -6,7 +6,7 @@ from __future__ import annotations
 import textwrap
 from typing import Any
 
-KINDS = ("eval", "judge")
+KINDS = ("eval", "judge", "train")
 
 
 def schema_sections(kind: str) -> list[tuple[str, Any]]:
@@ -23,6 +23,10 @@ def schema_sections(kind: str) -> list[tuple[str, Any]]:
         return [("top level", EvalFile),
                 *[(f"model (backend: {name})", cls) for name, cls in BACKEND_SCHEMAS.items()],
                 *judges, ("owc", OwcSection)]
+    if kind == "train":
+        from ..train.config import SECTION_SCHEMAS
+
+        return [*SECTION_SCHEMAS.items(), *judges]
     raise ValueError(f"unknown config kind {kind!r}; choose one of {', '.join(KINDS)}")
 
 
@@ -31,11 +35,17 @@ def render_schema(kind: str, width: int = 100) -> str:
     from ..configfile import schema_rows
 
     out: list[str] = []
+    if kind == "train":
+        out += ["Top-level keys other than these sections are TRL GRPOConfig / SFTConfig arguments, spelled and",
+                "typed as TRL's dataclass fields (https://huggingface.co/docs/trl).", ""]
     for title, cls in schema_sections(kind):
         out.append(f"[{title}]")
         for key, type_, default, help_ in schema_rows(cls):
             if key in ("model", "judge", "owc") and title == "top level":
                 help_ += " (own section below)"
+            if title == "judge" and key == "options":  # the judge keys themselves, beside the retry keys
+                out.append("  (the keys of a [judge (type: ...)] section below, plus:)")
+                continue
             out.append(f"  {key}: {type_}" + (f" = {default}" if default else ""))
             if help_:
                 out += textwrap.wrap(help_, width, initial_indent="      ", subsequent_indent="      ")

@@ -19,19 +19,24 @@ from ..configfile import Section, check_section, option
 from ..errors import ConfigError
 
 
-class TinyBuild(Section):
-    """`model.tiny`: build the offline tiny Qwen2.5-VL (speciarl.models.tiny) into `dir` and use it."""
+class TinyShape(Section):
+    """The sizes of the offline tiny Qwen2.5-VL (speciarl.models.tiny.build_tiny_vlm)."""
+
+    seed: int = option(0, "seed of the random weights")
+    hidden_size: int = option(64, "language model width", ge=1)
+    num_layers: int = option(2, "language model depth", ge=1)
+    image_size: int = option(56, "image side in pixels the model sees", ge=1)
+    vocab_size: int = option(1024, "tokenizer vocabulary size", ge=1)
+    vision_hidden_size: int = option(32, "vision tower width", ge=1)
+    vision_layers: int = option(2, "vision tower depth", ge=1)
+    format_steps: int = option(0, "training steps that teach the think/answer reply format", ge=0)
+
+
+class TinyBuild(TinyShape):
+    """`model.tiny`: build the offline tiny Qwen2.5-VL into `dir` and use it."""
 
     dir: str = option(..., "where to build (or reuse) the tiny model")
     words: list[str] | None = option(None, "label words for its tokenizer (default: the benchmark's labels)")
-    seed: int = option(0, "seed of the random weights")
-    hidden_size: int = option(64, "language model width")
-    num_layers: int = option(2, "language model depth")
-    image_size: int = option(56, "image side in pixels the model sees")
-    vocab_size: int = option(1024, "tokenizer vocabulary size")
-    vision_hidden_size: int = option(32, "vision tower width")
-    vision_layers: int = option(2, "vision tower depth")
-    format_steps: int = option(0, "training steps that teach the think/answer reply format")
 
 
 class _LocalModel(Section):

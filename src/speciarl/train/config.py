@@ -11,103 +11,103 @@ import dataclasses
 import difflib
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, Literal
 
-from ..configfile import load_yaml_config, merge_mappings
+from ..configfile import Section, check_section, load_yaml_config, merge_mappings, option
 from ..errors import ConfigError
+from ..judges.config import parse_judge_options
+from ..predict.config import TinyShape
+
+# How long training waits for a failing judge (the one definition: RolloutScorer and verl's reward use it).
+RETRY_BUDGET_S = 300.0
+RETRY_INTERVAL_S = 5.0
 
 
-@dataclass
-class TinyModelSection:
+class TinyModelSection(TinyShape):
     """`model.name_or_path: tiny`: build the offline tiny Qwen2.5-VL (speciarl.models.tiny)."""
 
-    path: str | None = None  # default: <output_dir>/tiny_model
-    seed: int = 0
-    hidden_size: int = 64
-    num_layers: int = 2
-    image_size: int = 56
-    vision_hidden_size: int = 32
-    vision_layers: int = 2
-    format_steps: int = 80  # teach the think/answer format so rollouts mix categories
-    words: list[str] = field(default_factory=list)  # extra label words (the taxonomy's are added)
+    path: str | None = option(None, "where to build it (default: <output_dir>/tiny_model)")
+    format_steps: int = option(80, "steps that teach the think/answer format, so rollouts mix categories", ge=0)
+    words: list[str] = option(help="extra label words (the taxonomy's are added)", default_factory=list)
 
 
-@dataclass
-class ModelSection:
-    name_or_path: str = "Qwen/Qwen2.5-VL-7B-Instruct"
-    dtype: str = "auto"  # auto | bfloat16 | float16 | float32
-    attn_implementation: str | None = None  # e.g. flash_attention_2, sdpa
-    freeze_vision: bool = True  # the vision tower never trains (with or without LoRA)
-    tiny: TinyModelSection = field(default_factory=TinyModelSection)
+class ModelSection(Section):
+    name_or_path: str = option("Qwen/Qwen2.5-VL-7B-Instruct", "hub id or folder of the VLM to train; `tiny` "
+                                                              "builds the offline tiny model")
+    dtype: Literal["auto", "bfloat16", "float16", "float32"] = option("auto", "weights dtype")
+    attn_implementation: str | None = option(None, "e.g. flash_attention_2, sdpa")
+    freeze_vision: bool = option(True, "the vision tower never trains (with or without LoRA)")
+    tiny: TinyModelSection = option(help="settings of the tiny model", default_factory=TinyModelSection)
 
 
-@dataclass
-class SyntheticSection:
+class SyntheticSection(Section):
     """Generated shape/colour images with a small taxonomy: the offline tiny runs."""
 
-    n_images: int = 8
-    seed: int = 0
-    image_size: int = 56
+    n_images: int = option(8, "training images", ge=1)
+    seed: int = option(0, "seed of the generated images")
+    image_size: int = option(56, "image side in pixels", ge=1)
 
 
-@dataclass
-class DataSection:
-    train_file: str | None = None  # JSONL rows: sample_id, dataset, ground_truth, image, [prompt]
-    prompt: str | None = None  # user text for rows without a `prompt` (an image part is added)
-    max_samples: int | None = None
-    synthetic: SyntheticSection | None = None
-    sft_target: str | None = None  # `speciarl sft` reply template with {label} (default: think + answer)
+class DataSection(Section):
+    train_file: str | None = option(None, "JSONL rows: sample_id, dataset, ground_truth, image, [prompt] "
+                                          "(`speciarl data build-trainset`)")
+    prompt: str | None = option(None, "user text for rows without a `prompt`: a prompt name or file (default base)")
+    max_samples: int | None = option(None, "use only the first N rows", ge=1)
+    synthetic: SyntheticSection | None = option(None, "generate the training set instead of reading train_file")
+    sft_target: str | None = option(None, "`speciarl sft` reply template with {label} (default: think + answer)")
 
 
-@dataclass
-class RewardSection:
-    scheme: str = "speciarl"  # speciarl | speciarl-single | binary | scala1 | scala2 | scala3
-    noise: float = 0.0  # judge-noise ablation: probability a grade moves one step (docs/method.md#rewards)
-    noise_seed: int = 0
-    scale: float = 1.0  # multiplies the scheme's reward (parse failures included)
-    overlong_buffer: int | None = None  # DAPO soft overlong penalty over the last N completion tokens
-    overlong_penalty: float = 1.0  # the penalty reached at max_completion_length
+class RewardSection(Section):
+    scheme: str = option("speciarl", "speciarl, speciarl-single, binary, scala1, scala2 or scala3 "
+                                     "(docs/method.md#rewards)")
+    noise: float = option(0.0, "judge-noise ablation: probability a grade moves one step", ge=0, le=1)
+    noise_seed: int = option(0, "seed of the judge noise")
+    scale: float = option(1.0, "multiplies the scheme's reward (parse failures included)")
+    overlong_buffer: int | None = option(None, "DAPO soft overlong penalty over the last N completion tokens", ge=1)
+    overlong_penalty: float = option(1.0, "the penalty reached at max_completion_length")
 
 
-@dataclass
-class JudgeSection:
-    """Passed to `speciarl.judges.build_judge` (type, taxonomy, base_url, model, cache, ...),
+class JudgeSection(Section):
+    """The judge mapping (`speciarl.judges.build_judge`: type, taxonomy, base_url, model, cache, ...)
     plus how long training waits for a failing judge before it stops with a checkpoint."""
 
-    options: dict[str, Any] = field(default_factory=lambda: {"type": "taxonomy"})
-    retry_budget_s: float = 300.0
-    retry_interval_s: float = 5.0
+    options: dict[str, Any] = option(help="the judge mapping itself (see the judge sections)",
+                                     default_factory=lambda: {"type": "taxonomy"})
+    retry_budget_s: float = option(RETRY_BUDGET_S, "a judge outage longer than this stops training with a "
+                                                   "checkpoint", gt=0)
+    retry_interval_s: float = option(RETRY_INTERVAL_S, "seconds between retries of the failed pairs", gt=0)
 
 
-@dataclass
-class LoraSection:
-    enabled: bool = False
-    r: int = 64
-    lora_alpha: int = 32
-    lora_dropout: float = 0.05
-    target_modules: str | list[str] = "all-linear"  # every linear layer ...
-    exclude_modules: str | list[str] = r".*visual.*"  # ... except the vision tower's (and lm_head)
+class LoraSection(Section):
+    enabled: bool = option(False, "train a LoRA adapter instead of the full model")
+    r: int = option(64, "LoRA rank", ge=1)
+    lora_alpha: int = option(32, "LoRA scaling numerator", ge=1)
+    lora_dropout: float = option(0.05, "dropout on the LoRA input (the paper presets set 0)", ge=0, lt=1)
+    target_modules: str | list[str] = option("all-linear", "modules that get adapters: every linear layer ...")
+    exclude_modules: str | list[str] = option(r".*visual.*", "... except these (the vision tower; lm_head is "
+                                                             "never adapted)")
 
 
-@dataclass
-class LoggingSection:
-    rollouts: bool = True  # <output_dir>/rollouts/pass-NN.jsonl in the record schema (+ step, reward)
-    metrics_jsonl: bool = True  # <output_dir>/metrics.jsonl, one line per logging step
-    samples_every: int = 10  # print a table of rollouts with their categories every K steps (0: never)
-    samples_shown: int = 4
+class LoggingSection(Section):
+    rollouts: bool = option(True, "<output_dir>/rollouts/pass-NN.jsonl in the record schema (+ step, reward)")
+    metrics_jsonl: bool = option(True, "<output_dir>/metrics.jsonl, one line per logging step")
+    samples_every: int = option(10, "print a table of rollouts with their categories every K steps (0: never)",
+                                ge=0)
+    samples_shown: int = option(4, "rollouts in that table", ge=0)
 
 
-@dataclass
-class RecipeSection:
+class RecipeSection(Section):
     """The schedule in the paper's units; TRL's batch fields and step count are derived from it at launch
     (speciarl.train.recipe), from the number of processes and the training-set size."""
 
-    images_per_generation: int | None = None  # images whose rollouts one generation batch holds (256)
-    images_per_update: int | None = None  # images per optimizer update (128); default: images_per_generation
-    epochs: int | None = None  # passes over the training set (15)
+    images_per_generation: int | None = option(None, "images whose rollouts one generation batch holds (256)",
+                                               ge=1)
+    images_per_update: int | None = option(None, "images per optimizer update (128); default: "
+                                                 "images_per_generation", ge=1)
+    epochs: int | None = option(None, "passes over the training set (15)", ge=1)
 
     def is_set(self) -> bool:
-        return any(v is not None for v in dataclasses.astuple(self))
+        return any(v is not None for v in self.model_dump().values())
 
 
 @dataclass
@@ -130,26 +130,12 @@ class TrainConfig:
         return Path(self.trl.output_dir)
 
 
-SECTIONS = ("model", "data", "reward", "judge", "lora", "logging", "recipe")
-
-
-def _build(cls: type, raw: Any, where: str, path: Path) -> Any:
-    """A section dataclass from a mapping; unknown keys name the file and suggest close matches."""
-    if raw is None:
-        raw = {}
-    if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: `{where}` must be a mapping, got {type(raw).__name__}")
-    known = {f.name: f for f in dataclasses.fields(cls)}
-    kwargs: dict[str, Any] = {}
-    for key, value in raw.items():
-        if key not in known:
-            raise ConfigError(_unknown(path, f"{where}.{key}", key, known))
-        sub = _SUBSECTIONS.get((cls, key))
-        kwargs[key] = _build(sub, value, f"{where}.{key}", path) if sub and value is not None else value
-    try:
-        return cls(**kwargs)
-    except TypeError as exc:
-        raise ConfigError(f"{path}: `{where}`: {exc}") from None
+# Our sections, in file order (`speciarl config show-schema train`); every other top-level key is TRL's.
+SECTION_SCHEMAS: dict[str, type[Section]] = {
+    "model": ModelSection, "data": DataSection, "reward": RewardSection, "judge": JudgeSection,
+    "lora": LoraSection, "logging": LoggingSection, "recipe": RecipeSection}
+SECTIONS = tuple(SECTION_SCHEMAS)
+_RETRY_KEYS = ("retry_budget_s", "retry_interval_s")
 
 
 def _unknown(path: Path, full: str, key: str, known: Any) -> str:
@@ -158,22 +144,38 @@ def _unknown(path: Path, full: str, key: str, known: Any) -> str:
     return f"{path}: unknown key `{full}`{hint}"
 
 
-_SUBSECTIONS = {(ModelSection, "tiny"): TinyModelSection, (DataSection, "synthetic"): SyntheticSection}
+def check_trl_values(trl_args: dict[str, Any], trl_class: type, path: Path) -> None:
+    """Each TRL argument's value against the type of its field in TRL's own dataclass, strictly (as our
+    sections): `learning_rate: fast` is an error here, naming the key, not a crash inside the optimizer."""
+    import typing
+
+    from pydantic import ConfigDict, TypeAdapter, ValidationError
+
+    from ..configfile import type_name, yaml_number_hint
+
+    hints = typing.get_type_hints(trl_class)
+    for key, value in trl_args.items():
+        try:
+            adapter = TypeAdapter(hints[key], config=ConfigDict(strict=True))
+        except Exception:  # a type pydantic cannot describe (e.g. accelerate's ParallelismConfig): TRL checks it
+            continue
+        try:
+            adapter.validate_python(value)
+        except ValidationError:
+            raise ConfigError(f"{path}: `{key}` ({trl_class.__name__} argument): expected {type_name(hints[key])}, "
+                              f"got {value!r}{yaml_number_hint(hints[key], value)}") from None
 
 
 def _judge_section(raw: Any, path: Path) -> JudgeSection:
+    """The judge mapping checked by the judge schemas; the retry keys are the training's own."""
     if raw is None:
         return JudgeSection()
     if not isinstance(raw, dict):
-        raise ConfigError(f"{path}: `judge` must be a mapping")
-    options = dict(raw)
-    section = JudgeSection(options=options)
-    for key in ("retry_budget_s", "retry_interval_s"):
-        if key in options:
-            setattr(section, key, float(options.pop(key)))
-    if "type" not in options:
-        raise ConfigError(f"{path}: `judge.type` is required (taxonomy or openai)")
-    return section
+        raise ConfigError(f"{path}: `judge` must be a mapping, got {type(raw).__name__}")
+    options = {k: v for k, v in raw.items() if k not in _RETRY_KEYS}
+    parse_judge_options(options, "judge", path)
+    retry = {k: raw[k] for k in _RETRY_KEYS if k in raw}
+    return check_section(JudgeSection, {"options": options, **retry}, "judge", path)
 
 
 def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer: str = "grpo",
@@ -204,11 +206,14 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
     if "output_dir" not in trl_args:
         raise ConfigError(f"{path}: `output_dir` is required")
     trl_args.setdefault("report_to", "tensorboard")
-    data = _build(DataSection, raw.get("data"), "data", path)
-    recipe = _build(RecipeSection, raw.get("recipe"), "recipe", path)
+    sections: dict[str, Any] = {name: check_section(cls, raw.get(name), name, path)
+                                for name, cls in SECTION_SCHEMAS.items() if name != "judge"}
+    sections["judge"] = _judge_section(raw.get("judge"), path)
+    check_trl_values(trl_args, TrlConfig, path)
     schedule = None
-    if recipe.is_set():
-        schedule = _resolve_recipe(recipe, data, trl_args, TrlConfig, path, trainer, world_size, train_size)
+    if sections["recipe"].is_set():
+        schedule = _resolve_recipe(sections["recipe"], sections["data"], trl_args, TrlConfig, path, trainer,
+                                   world_size, train_size)
         trl_args.update(schedule.trl_args())
     try:
         trl_config = TrlConfig(**trl_args)
@@ -216,18 +221,7 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
         raise ConfigError(f"{path}: invalid {TrlConfig.__name__} arguments: {exc}") from None
     if schedule is not None:
         _check_world_size(trl_config, schedule, world_size, path)
-    return TrainConfig(
-        path=path,
-        model=_build(ModelSection, raw.get("model"), "model", path),
-        data=data,
-        reward=_build(RewardSection, raw.get("reward"), "reward", path),
-        judge=_judge_section(raw.get("judge"), path),
-        lora=_build(LoraSection, raw.get("lora"), "lora", path),
-        logging=_build(LoggingSection, raw.get("logging"), "logging", path),
-        trl=trl_config,
-        recipe=recipe,
-        schedule=schedule,
-    )
+    return TrainConfig(path=path, trl=trl_config, schedule=schedule, **sections)
 
 
 def _resolve_recipe(recipe: RecipeSection, data: DataSection, trl_args: dict[str, Any], trl_class: type, path: Path,

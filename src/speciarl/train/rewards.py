@@ -20,6 +20,7 @@ from ..answers import extract_answer
 from ..categories import Category
 from ..errors import SpeciarlError
 from ..rewards import get_reward_scheme, inject_judge_noise, rewards_by_key
+from .config import RETRY_BUDGET_S, RETRY_INTERVAL_S
 
 CATEGORIES = tuple(Category)
 PARSE_FAILURE = -1  # category code of a rollout without a usable <answer>
@@ -73,8 +74,8 @@ class RolloutScorer:
     noise: float = 0.0
     noise_seed: int = 0
     scale: float = 1.0
-    retry_budget_s: float = 300.0
-    retry_interval_s: float = 5.0
+    retry_budget_s: float = RETRY_BUDGET_S
+    retry_interval_s: float = RETRY_INTERVAL_S
 
     def __post_init__(self) -> None:
         self._scheme = get_reward_scheme(self.scheme)  # unknown names fail at config time

@@ -7,7 +7,6 @@ run adds the judge and the reward bridge. Everything heavy is imported inside fu
 from __future__ import annotations
 
 import json
-from dataclasses import asdict
 from pathlib import Path
 from typing import Any
 
@@ -44,9 +43,7 @@ def resolve_model_path(cfg: TrainConfig, words: list[str]) -> str:
 
     t = cfg.model.tiny
     path = Path(t.path) if t.path else cfg.output_dir / "tiny_model"
-    return str(build_tiny_vlm(path, words=[*words, *t.words], seed=t.seed, hidden_size=t.hidden_size,
-                              num_layers=t.num_layers, image_size=t.image_size, format_steps=t.format_steps,
-                              vision_hidden_size=t.vision_hidden_size, vision_layers=t.vision_layers))
+    return str(build_tiny_vlm(path, words=[*words, *t.words], **t.model_dump(exclude={"path", "words"})))
 
 
 def load_model(cfg: TrainConfig, path: str):
@@ -86,8 +83,8 @@ def lora_config(cfg: TrainConfig):
 
 def write_run_info(cfg: TrainConfig, model_path: str, train_file: Path, schedule: Any = None) -> None:
     cfg.output_dir.mkdir(parents=True, exist_ok=True)
-    info = {"base_model": model_path, "lora": asdict(cfg.lora), "train_file": str(train_file),
-            "config": str(cfg.path), "reward": asdict(cfg.reward),
+    info = {"base_model": model_path, "lora": cfg.lora.model_dump(), "train_file": str(train_file),
+            "config": str(cfg.path), "reward": cfg.reward.model_dump(),
             "schedule": schedule.as_dict() if schedule is not None else None}
     (cfg.output_dir / RUN_INFO).write_text(json.dumps(info, indent=1), encoding="utf-8")
 
