@@ -81,6 +81,19 @@ def redact_secrets(data: dict[str, Any], cls: type[BaseModel]) -> dict[str, Any]
             for k, v in data.items()}
 
 
+def redact_url_passwords(value: Any) -> Any:
+    """Every `scheme://user:password@host` in a (nested) config value with the password redacted."""
+    import re
+
+    if isinstance(value, dict):
+        return {k: redact_url_passwords(v) for k, v in value.items()}
+    if isinstance(value, list):
+        return [redact_url_passwords(v) for v in value]
+    if isinstance(value, str) and "://" in value and "@" in value:
+        return re.sub(r"(://[^/@\s]*?:)[^/@\s]+@", r"\1**********@", value)
+    return value
+
+
 def _is_secret(annotation: Any) -> bool:
     return annotation is SecretStr or SecretStr in get_args(annotation)
 

@@ -3,6 +3,7 @@ writes neither into any file of the run directory, the judge cache, stdout/stder
 
 from __future__ import annotations
 
+import json
 import logging
 import secrets
 import sys
@@ -93,3 +94,20 @@ def test_a_config_error_never_shows_the_key(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "unknown key `judge.api_key`" in err and "api_key_env" in err and key not in err
     assert not (tmp_path / "runs").exists()  # nothing written before the config is valid
+
+
+def test_run_json_config_hides_url_passwords(tmp_path):
+    from speciarl.pipeline.config import load_eval_config
+
+    password = secrets.token_hex(8)
+    path = tmp_path / "eval.yaml"
+    path.write_text(yaml.safe_dump({
+        "model": {"backend": "openai", "base_url": f"https://user:{password}@vlm.example/v1", "model": "m"},
+        "benchmarks": [{"name": "synthetic", "root": "r"}],
+        "judge": {"type": "openai", "base_url": "http://127.0.0.1:9/v1", "model": "j",
+                  "cache": f"redis://:{password}@127.0.0.1:6379/0"}}))
+    config = load_eval_config(path)
+    written = json.dumps(config.to_dict())
+    assert password not in written and password not in repr(config)
+    assert "redis://:**********@127.0.0.1:6379/0" in written and "https://user:**********@vlm.example" in written
+    assert config.judge["cache"].endswith(f"{password}@127.0.0.1:6379/0")  # the run itself still connects with it

@@ -35,7 +35,8 @@ from typing import Any
 
 from pydantic import ConfigDict
 
-from ..configfile import Section, check_section, load_yaml_config, operational_keys, option, redact_secrets
+from ..configfile import (Section, check_section, load_yaml_config, operational_keys, option, redact_secrets,
+                          redact_url_passwords)
 from ..errors import ConfigError
 from ..judges.config import JUDGE_TYPES, parse_judge_options
 from ..predict.base import SamplingParams
@@ -107,9 +108,10 @@ class EvalConfig:
     raw: dict[str, Any] = field(default_factory=dict, repr=False)
 
     def to_dict(self) -> dict[str, Any]:
-        """The resolved config as written to run.json: secrets (a literal `model.api_key`) redacted."""
+        """The resolved config as written to run.json: secrets (a literal `model.api_key`, the password
+        of a `redis://:pw@host` cache or any other URL) redacted."""
         backend = BACKEND_SCHEMAS[self.model.get("backend", "transformers")]
-        return {
+        return redact_url_passwords({
             "name": self.name,
             "output_dir": str(self.output_dir),
             "model": redact_secrets(self.model, backend),
@@ -119,7 +121,7 @@ class EvalConfig:
             "judge": self.judge,
             "report": {"plots": self.plots},
             **({"owc": self.owc} if self.owc is not None else {}),  # absent when off: older run.json stay equal
-        }
+        })
 
     def __repr__(self) -> str:  # never shows a literal key
         return f"EvalConfig({self.to_dict()!r})"
