@@ -29,6 +29,7 @@ from typing import Any
 
 from speciarl.errors import ConfigError
 from speciarl.ioloop import io_loop
+from speciarl.train.config import RETRY_BUDGET_S, RETRY_INTERVAL_S
 
 # verl reward managers that pass a reward's exception on (the rollout fails, never scores); every other
 # manager is refused, e.g. `rate_limited`, which turns any exception or timeout into reward 0.0.
@@ -128,7 +129,8 @@ async def _score_here(data_source: str, solution_str: str, ground_truth: str, ex
 
 async def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None, *,
                         judge_config: str | dict | None = None, scheme: str = "speciarl", noise: float = 0.0,
-                        noise_seed: int = 0, retry_budget_s: float = 300.0, retry_interval_s: float = 5.0,
+                        noise_seed: int = 0, retry_budget_s: float = RETRY_BUDGET_S,
+                        retry_interval_s: float = RETRY_INTERVAL_S,
                         reward_workers: int = 1, **_: Any) -> dict[str, Any]:
     """verl custom reward (async): grade one rollout; `score` is the category rank (group-anchored
     schemes) or the static reward (binary, scala1..3). A judge outage past the budget raises, never
