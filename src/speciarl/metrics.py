@@ -242,6 +242,29 @@ class RunTally:
         state[2 + code] += 1
         self.predictions += 1
 
+    def merge(self, other: RunTally) -> None:
+        """Fold in a tally of another part of the same run (parallel reading); a key present in both is
+        a DuplicatePrediction (its index is the lowest shared one)."""
+        for sample_id, theirs in other._samples.items():
+            mine = self._samples.get(sample_id)
+            if mine is None:
+                self._samples[sample_id] = theirs
+                continue
+            shared = mine[1] & theirs[1]
+            if shared:
+                raise DuplicatePrediction(sample_id, (shared & -shared).bit_length() - 1)
+            mine[1] |= theirs[1]
+            if mine[0] != theirs[0]:
+                key = (theirs[0], sample_id)
+                mine = self._split.get(key) or self._split.setdefault(key, [theirs[0], 0, 0, 0, 0, 0, 0, 0, 0])
+            for i in range(2, 9):
+                mine[i] += theirs[i]
+        for key, theirs in other._split.items():
+            mine = self._split.setdefault(key, [theirs[0], 0, 0, 0, 0, 0, 0, 0, 0])
+            for i in range(2, 9):
+                mine[i] += theirs[i]
+        self.predictions += other.predictions
+
     def add_record(self, record: Record) -> None:
         self.add(record.sample_id, record.dataset, record.prediction_index, order(record.category) + 1)
 

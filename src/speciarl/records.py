@@ -29,7 +29,7 @@ class RecordError(SpeciarlError, ValueError):
     """A bad record: says which file, line and field, and what to do."""
 
     def __init__(self, path: str | os.PathLike[str], line: int, field_name: str | None, message: str):
-        self.path, self.line, self.field = str(path), line, field_name
+        self.path, self.line, self.field, self.reason = str(path), line, field_name, message
         where = f"{self.path}:{line}" + (f": field {field_name!r}" if field_name else "")
         super().__init__(f"{where}: {message}")
 
@@ -211,14 +211,20 @@ def _bad_line(path: str | os.PathLike[str], number: int, raw: bytes, exact: Call
         raise RecordError(path, number, None, f"not a valid UTF-8 JSON line ({exc})") from None
 
 
-def iter_json_lines(path: str | os.PathLike[str], *, allow_partial_tail: bool = False) -> Iterator[tuple[int, Any]]:
+def iter_json_lines(path: str | os.PathLike[str], *, allow_partial_tail: bool = False, start: int = 0,
+                    end: int | None = None) -> Iterator[tuple[int, Any]]:
     """(line number, decoded value) for each non-blank line, read in bounded chunks (memory stays flat
     however large the file). A line that is not UTF-8 JSON is a RecordError naming file and line;
     with `allow_partial_tail`, a last line without its newline that does not decode (a write cut by a
-    kill) is skipped instead: that is how a resumed stage reads its own output."""
+    kill) is skipped instead: that is how a resumed stage reads its own output.
+
+    `start` / `end`: only the lines that begin in that byte range (start at a line's first byte), line
+    numbers counted from the range's first line — how parallel readers split one file."""
     fast, exact = _json_loaders()
     with open(path, "rb", buffering=1 << 20) as fh:
-        for number, raw in enumerate(fh, start=1):
+        fh.seek(start)
+        lines = fh if end is None else _lines_until(fh, end - start)
+        for number, raw in enumerate(lines, start=1):
             try:
                 data = fast(raw)
             except ValueError:
@@ -226,6 +232,30 @@ def iter_json_lines(path: str | os.PathLike[str], *, allow_partial_tail: bool = 
                 if data is _MISSING:
                     continue
             yield number, data
+
+
+def _lines_until(fh: Any, budget: int) -> Iterator[bytes]:
+    for raw in fh:
+        if budget <= 0:
+            return
+        budget -= len(raw)
+        yield raw
+
+
+def line_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, int]]:
+    """About `parts` (start, end) byte ranges covering the file, each beginning at a line start."""
+    size = os.path.getsize(path)
+    cuts = [0]
+    with open(path, "rb") as fh:
+        for i in range(1, parts):
+            fh.seek(max(size * i // parts, cuts[-1]))
+            if fh.tell() > 0:
+                fh.seek(fh.tell() - 1)
+            fh.readline()  # to the start of the next line (or stay, if already at one)
+            if cuts[-1] < fh.tell() < size:
+                cuts.append(fh.tell())
+    cuts.append(size)
+    return list(zip(cuts, cuts[1:]))
 
 
 def iter_json_objects(path: str | os.PathLike[str], *, allow_partial_tail: bool = False) -> Iterator[tuple[int, dict[str, Any]]]:

@@ -159,3 +159,28 @@ def test_keyset_behaves_like_a_set_of_keys(tmp_path):
     assert completed_keyset(path) == completed_keys(path)
     assert completed_keyset(tmp_path / "absent.jsonl") == set()
     assert [key[0] for _, key in iter_keys(path, allow_partial_tail=True)][:1]
+
+
+def test_parallel_reading_gives_the_same_numbers_and_errors(tmp_path, monkeypatch):
+    import speciarl.report.summary as summary
+    from speciarl.report.per_class import ClassAccumulator
+
+    monkeypatch.setattr(summary, "PARALLEL_MIN_BYTES", 0)
+    path = _write_run(tmp_path / "run.jsonl", 4, samples=120)
+    with open(path, "a") as fh:
+        fh.write("\n\n")  # blank lines at the end of a range must not shift later line numbers
+    serial_classes, parallel_classes = ClassAccumulator(), ClassAccumulator()
+    serial = summarize_tally(summary.tally_file(path, serial_classes, workers=1))
+    parallel = summarize_tally(summary.tally_file(path, parallel_classes, workers=3))
+    _assert_close(parallel, serial)
+    assert parallel_classes.finish() == serial_classes.finish()
+
+    lines = path.read_text().splitlines()
+    for bad_line, line, message in [(len(lines) - 5, '{"sample_id": 1}', "field 'dataset': missing"),
+                                    (len(lines) - 3, lines[0], "duplicate record")]:
+        broken = tmp_path / "broken.jsonl"
+        broken.write_text("\n".join(lines[:bad_line - 1] + [line] + lines[bad_line - 1:]) + "\n")
+        for workers in (1, 3):
+            with pytest.raises(RecordError) as info:
+                summary.tally_file(broken, ClassAccumulator(), workers=workers)
+            assert info.value.line == bad_line and message in str(info.value), (workers, str(info.value))

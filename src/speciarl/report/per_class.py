@@ -50,6 +50,21 @@ class ClassAccumulator:
         """`count` predictions of one class in one category, already tallied (answers go to `add_answer`)."""
         self._counts[(dataset, ground_truth)][_count_key(category)] += count
 
+    def merge(self, other: ClassAccumulator) -> None:
+        """Fold in the accumulator of a later part of the same run (parallel reading). Answers keep the
+        first-seen rule per part: a class with more than MAX_DISTINCT distinct answers may keep
+        another (equally arbitrary) subset than one serial pass would."""
+        other._fold()
+        self._fold()
+        for key, counts in other._counts.items():
+            self._counts[key].update(counts)
+        for mine, theirs in ((self._wrong, other._wrong), (self._less, other._less)):
+            for key, counter in theirs.items():
+                target = mine[key]
+                for text, count in counter.items():
+                    if text in target or len(target) < MAX_DISTINCT:
+                        target[text] += count
+
     def add_answer(self, dataset: str, ground_truth: str, category: Category | None, answer: str | None) -> None:
         """Remember the answer text of a wrong or less-specific prediction (other categories: ignored)."""
         if category is Category.WRONG:

@@ -44,10 +44,34 @@ def summarize_run(records: Iterable[Record]) -> dict[str, Any]:
     return summarize_tally(tally)
 
 
-def tally_file(path: str | os.PathLike[str], classes: Any = None) -> RunTally:
-    """One streaming pass over a graded record file: validated line by line (errors name file, line and
-    field), duplicates rejected, memory bounded by the number of distinct samples. With `classes` (a
-    `per_class.ClassAccumulator`), the same pass feeds the per-class numbers: one parse per line."""
+# Files at least this large are read by several processes (one byte range each), when CPUs allow.
+PARALLEL_MIN_BYTES = 128 << 20
+
+
+def default_workers() -> int:
+    try:
+        cpus = len(os.sched_getaffinity(0))
+    except AttributeError:  # not Linux
+        cpus = os.cpu_count() or 1
+    return max(1, min(cpus, 8))
+
+
+def tally_file(path: str | os.PathLike[str], classes: Any = None, workers: int | None = None) -> RunTally:
+    """A graded record file, read and validated line by line (errors name file, line and field),
+    duplicates rejected, memory bounded by the number of distinct samples. With `classes` (a
+    `per_class.ClassAccumulator`), the same pass feeds the per-class numbers: one parse per line.
+
+    Large files are split into byte ranges read by `workers` processes (default: the CPUs this
+    process may use, at most 8), whose tallies are merged: the same numbers, in a fraction of the wall
+    time on a multi-core machine."""
+    workers = default_workers() if workers is None else workers
+    if workers > 1 and os.path.getsize(path) >= PARALLEL_MIN_BYTES:
+        return _tally_parallel(path, classes, workers)
+    return _tally_range(path, 0, None, classes)
+
+
+def _tally_range(path: str | os.PathLike[str], start: int, end: int | None, classes: Any) -> RunTally:
+    """The tally of the lines starting in [start, end); line numbers in errors count from start."""
     from .per_class import CATEGORY_OF_CODE
 
     tally = RunTally()
@@ -56,7 +80,7 @@ def tally_file(path: str | os.PathLike[str], classes: Any = None) -> RunTally:
     required = frozenset(GRADED_FIELDS)
     line = 0
     try:
-        for line, data in iter_json_lines(path):
+        for line, data in iter_json_lines(path, start=start, end=end):
             sample_id, dataset, index, code = key_fields(data, path, line, GRADED_FIELDS, required)
             add(sample_id, dataset, index, code)
             if classes is not None:
@@ -70,6 +94,58 @@ def tally_file(path: str | os.PathLike[str], classes: Any = None) -> RunTally:
     for (dataset, truth, code), count in by_class.items():
         classes.add_count(dataset, truth, CATEGORY_OF_CODE[code], count)
     return tally
+
+
+def _tally_part(job: tuple[str, int, int, bool]) -> tuple[Any, ...]:
+    """Worker: one byte range; a RecordError comes back as data (its line is relative to the range)."""
+    from .per_class import ClassAccumulator
+
+    path, start, end, with_classes = job
+    classes = ClassAccumulator() if with_classes else None
+    try:
+        tally = _tally_range(path, start, end, classes)
+    except RecordError as exc:
+        return ("error", exc.line, exc.field, exc.reason)
+    return ("ok", tally, classes)
+
+
+def _tally_parallel(path: str | os.PathLike[str], classes: Any, workers: int) -> RunTally:
+    import concurrent.futures
+    import multiprocessing
+
+    from ..records import line_ranges
+
+    jobs = [(str(path), start, end, classes is not None) for start, end in line_ranges(path, workers * 4)]
+    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
+        parts = list(pool.map(_tally_part, jobs))
+    tally = RunTally()
+    for (_, start, _, _), part in zip(jobs, parts):  # in file order: the first bad line is the one reported
+        if part[0] == "error":
+            _, line, field_name, reason = part
+            raise RecordError(path, _lines_before(path, start) + line, field_name, reason)
+        _, their_tally, their_classes = part
+        try:
+            tally.merge(their_tally)
+        except DuplicatePrediction:  # its second copy is in a later range: one serial pass names its line
+            _tally_range(path, 0, None, None)
+            raise
+        if classes is not None:
+            classes.merge(their_classes)
+    return tally
+
+
+def _lines_before(path: str | os.PathLike[str], offset: int) -> int:
+    """Newlines in the first `offset` bytes (ranges start at line starts: the lines before the range)."""
+    count = 0
+    with open(path, "rb") as fh:
+        while offset > 0:
+            block = fh.read(min(offset, 1 << 24))
+            if not block:
+                break
+            count += block.count(b"\n")
+            offset -= len(block)
+    return count
 
 
 def summarize_tally(tally: RunTally) -> dict[str, Any]:
