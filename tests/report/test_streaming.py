@@ -174,6 +174,17 @@ def test_parallel_reading_gives_the_same_numbers_and_errors(tmp_path, monkeypatc
     parallel = summarize_tally(summary.tally_file(path, parallel_classes, workers=3))
     _assert_close(parallel, serial)
     assert parallel_classes.finish() == serial_classes.finish()
+    # with another thread alive (eval's judge loop) the workers are started without fork: same numbers
+    import threading
+
+    stop = threading.Event()
+    alive = threading.Thread(target=stop.wait)
+    alive.start()
+    try:
+        _assert_close(summarize_tally(summary.tally_file(path, None, workers=2)), serial)
+    finally:
+        stop.set()
+        alive.join()
 
     lines = path.read_text().splitlines()
     for bad_line, line, message in [(len(lines) - 5, '{"sample_id": 1}', "field 'dataset': missing"),

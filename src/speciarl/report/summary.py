@@ -116,7 +116,13 @@ def _tally_parallel(path: str | os.PathLike[str], classes: Any, workers: int) ->
     from ..records import line_ranges
 
     jobs = [(str(path), start, end, classes is not None) for start, end in line_ranges(path, workers * 4)]
-    method = "fork" if "fork" in multiprocessing.get_all_start_methods() else "spawn"
+    import threading
+
+    # fork is cheapest, but not under live threads (eval's judge I/O loop, say): a lock held there
+    # would stay held in the child. Then forkserver (or spawn) starts clean workers instead.
+    methods = multiprocessing.get_all_start_methods()
+    method = ("fork" if "fork" in methods and threading.active_count() == 1
+              else "forkserver" if "forkserver" in methods else "spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
         parts = list(pool.map(_tally_part, jobs))
     tally = RunTally()
