@@ -58,7 +58,7 @@
     G.text.length = G.ids.length;
     G.loaded = k + 1;
     setStatus("loaded " + G.ids.length.toLocaleString("en") + " of " + G.meta.total.toLocaleString("en") + " samples…");
-    if (k === 0 || G.loaded === G.meta.indexChunks) applyFilters(true);
+    if (k === 0 || G.loaded === G.meta.indexChunks) applyFilters(k === 0);  // keep the page the reader is on
     if (k === 0) requestAnimationFrame(() => { G.timings.firstCards = performance.now() - t0; });
     if (G.loaded < G.meta.indexChunks) setTimeout(() => loadScript("data/index-" + pad(k + 1) + ".js"), 0);
     else finishLoading(base);
