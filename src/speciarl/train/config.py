@@ -136,6 +136,9 @@ SECTION_SCHEMAS: dict[str, type[Section]] = {
     "lora": LoraSection, "logging": LoggingSection, "recipe": RecipeSection}
 SECTIONS = tuple(SECTION_SCHEMAS)
 _RETRY_KEYS = ("retry_budget_s", "retry_interval_s")
+# TRL arguments that are secrets: TRL pickles its arguments into every checkpoint (training_args.bin).
+SECRET_TRL_ARGS = {"hub_token": "a literal token would be written into every checkpoint; set HF_TOKEN in the "
+                                "environment instead"}
 
 
 def _unknown(path: Path, full: str, key: str, known: Any) -> str:
@@ -203,6 +206,8 @@ def parse_config(raw: dict[str, Any], path: str | Path = "<config>", *, trainer:
         if key not in trl_fields:
             raise ConfigError(_unknown(path, key, key, [*trl_fields, *SECTIONS]) +
                               f"; top-level keys are our sections {SECTIONS} or {TrlConfig.__name__} arguments")
+        if key in SECRET_TRL_ARGS and trl_args[key] is not None:
+            raise ConfigError(f"{path}: `{key}`: {SECRET_TRL_ARGS[key]}")
     if "output_dir" not in trl_args:
         raise ConfigError(f"{path}: `output_dir` is required")
     trl_args.setdefault("report_to", "tensorboard")
