@@ -238,3 +238,11 @@ def test_example_runs_without_images_and_hostile_text(tmp_path):
         assert not driver.find_elements("css selector", "#detail-body img, .card img")
         _screenshot(driver, tmp_path / "gallery-examples-card.png")
         assert console_errors(driver) == []
+        # the per-class page links each class to its cards (a class name with a slash included)
+        driver.get((out / "classes.html").resolve().as_uri())
+        driver.find_element("link text", "F/A-18").click()
+        _wait(driver, lambda d: d.execute_script("return document.body.dataset.loaded === '1'"), "the gallery")
+        fa18 = {r.sample_id for r in read_records(runs[0]) if r.ground_truth == "F/A-18"}
+        assert _matches(driver) == len(fa18) > 0
+        assert {c.get_attribute("textContent") for c in driver.find_elements("css selector", ".card .gt")} == {"F/A-18"}
+        assert console_errors(driver) == []

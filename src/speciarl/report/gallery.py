@@ -90,6 +90,8 @@ def build_gallery(
     """Write the gallery of the given runs (graded files or eval run directories) into out_dir."""
     t0 = time.perf_counter()
     runs = resolve_inputs(inputs, names)
+    if log:
+        log(f"gallery: reading {len(runs)} run(s): " + ", ".join(f"{r.name} ({r.path})" for r in runs))
     data = collect(runs, with_images=images)
     out = Path(out_dir)
     (out / "data").mkdir(parents=True, exist_ok=True)
@@ -101,6 +103,9 @@ def build_gallery(
     per_sample = sum(data.n_per_run)
     detail_size = max(1, DETAIL_PREDICTIONS // max(per_sample, 1))
     index_chunks = _write_index(data, order, thumbs, class_index, out / "data")
+    if log:
+        log(f"gallery: {len(order)} samples, {len(thumbs)} thumbnails; writing completions ({sum(data.n_per_run)} "
+            "predictions per sample, all runs)")
     detail_chunks = _write_details(data, order, detail_size, out / "data")
     meta = {
         "version": 1,

@@ -8,6 +8,7 @@ wrong answers (confusions) and less-specific answers (what the model says instea
 from __future__ import annotations
 
 from html import escape
+from urllib.parse import quote
 from typing import Any
 
 from ..metrics import summarize_counts
@@ -28,6 +29,11 @@ def _count(value: float, run: str) -> str:
     return f'<td class="num" data-run="{escape(run)}" data-metric="count" data-value="{value!r}">{int(value)}</td>'
 
 
+def _gallery_link(key: tuple[str, str]) -> str:
+    """index.html showing only this class's cards (gallery.js reads the fragment)."""
+    return escape("index.html#class=" + quote(key[0], safe="") + "/" + quote(key[1], safe=""))
+
+
 def _answers(pairs: list[list[Any]]) -> str:
     if not pairs:
         return "–"
@@ -46,7 +52,7 @@ def _class_table(data: GalleryData, names: list[str]) -> str:
     rows = []
     keys = sorted({k for table in data.classes for k in table})
     for key in keys:
-        cells = [f"<td>{escape(key[0])}</td>", f"<td>{escape(key[1])}</td>"]
+        cells = [f"<td>{escape(key[0])}</td>", f'<td><a href="{_gallery_link(key)}">{escape(key[1])}</a></td>']
         for i, (name, table) in enumerate(zip(names, data.classes)):
             s = table.get(key, {}).get("summary")
             if s is None:
@@ -73,7 +79,7 @@ def _changes(data: GalleryData, names: list[str]) -> str:
             body = "".join(
                 f"<tr><td>{escape(r['dataset'])}</td><td>{escape(r['class'])}</td>"
                 f"<td class=\"num\">{r['base']['hm']:.3f}</td><td class=\"num\">{r['other']['hm']:.3f}</td>"
-                + "".join(f"<td class=\"num delta\">{r[f'delta_{m}']:+.3f}</td>" for m in ("correctness", "specificity", "hm"))
+                + "".join(f"<td class=\"num delta {'pos' if r[f'delta_{m}'] > 0 else 'neg' if r[f'delta_{m}'] < 0 else ''}\">{r[f'delta_{m}']:+.3f}</td>" for m in ("correctness", "specificity", "hm"))
                 + "</tr>" for r in chosen) or '<tr><td colspan="7" class="muted">none</td></tr>'
             parts.append(
                 f"<h3>{escape(names[i])} vs {escape(names[0])}: {title} (by HM)</h3><table class=\"changes\">"

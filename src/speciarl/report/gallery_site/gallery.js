@@ -114,6 +114,7 @@
       option($("f-to"), String(j), r.name);
     });
     if (meta.runs.length > 1) $("f-to").value = "1";
+    fromHash(meta);
     $("f-dataset").addEventListener("change", () => { fillClasses(); applyFilters(true); });
     for (const id of ["f-class", "f-from", "f-to", "f-transition"]) $(id).addEventListener("change", () => applyFilters(true));
     let timer = null;
@@ -130,6 +131,17 @@
       const c = e.target.closest(".card");
       if (c && (e.key === "Enter" || e.key === " ")) { e.preventDefault(); openDetail(+c.dataset.i); }
     });
+  }
+  function fromHash(meta) {
+    // index.html#class=<dataset>/<class> (links on the per-class page): preselect that class
+    const m = /^#class=([^/]*)\/(.*)$/.exec(location.hash);
+    if (!m) return;
+    const ds = meta.datasets.indexOf(decodeURIComponent(m[1])), gt = decodeURIComponent(m[2]);
+    const cls = meta.classes.findIndex((c) => c[0] === ds && c[1] === gt);
+    if (cls < 0) return;
+    $("f-dataset").value = String(ds);
+    fillClasses();
+    $("f-class").value = String(cls);
   }
   function fillClasses() {
     const select = $("f-class");
