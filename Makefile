@@ -22,6 +22,12 @@ $(VENV)/.installed: pyproject.toml | $(BIN)/python
 	$(BIN)/python -m pip install -q -e ".[all]"
 	touch $@
 
+# The demo needs only the train extra (fewer wheels to install than .[all]: the 3-minute `make demo` budget).
+$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
+	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
+	$(BIN)/python -m pip install -q -e ".[train]"
+	touch $@
+
 $(VERL_VENV)/.installed:
 	$(PYTHON) -m venv $(VERL_VENV)
 	$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
@@ -30,7 +36,7 @@ $(VERL_VENV)/.installed:
 
 install: $(VENV)/.installed
 
-demo: $(VENV)/.installed
+demo: $(VENV)/.installed-demo
 	OMP_NUM_THREADS=1 $(BIN)/speciarl demo --output-dir runs/demo
 
 report-example: $(VENV)/.installed

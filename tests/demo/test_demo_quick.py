@@ -146,3 +146,29 @@ def test_rerun_with_other_settings_is_refused(demo_run: tuple[Path, str], tmp_pa
     assert main(["demo", "--quick", "--output-dir", str(tmp_path)]) == 2
     assert "not a demo run directory" in capsys.readouterr().err
     assert (tmp_path / "mine.txt").read_text() == "not a demo"
+
+
+def test_fixed_seed_gives_the_identical_table_in_a_fresh_directory(demo_run: tuple[Path, str], tmp_path: Path,
+                                                                     capfd: pytest.CaptureFixture[str]) -> None:
+    """Every row (the sampled ones too) and every answer, from scratch; the live view is one line per stage."""
+    out, _ = demo_run
+    fresh = tmp_path / "again"
+    assert main(["demo", "--quick", "--output-dir", str(fresh), "--seed", "0"]) == 0
+    printed, errors = capfd.readouterr()
+    def rows(run_dir: Path) -> dict:  # every number of every row; the file paths differ
+        runs = json.loads((run_dir / "report" / "summary.json").read_text())["runs"]
+        return {name: {k: v for k, v in run.items() if k != "file"} for name, run in runs.items()}
+
+    assert rows(fresh) == rows(out)
+    assert (fresh / "report" / "by_visibility.md").read_text() == (out / "report" / "by_visibility.md").read_text()
+    for name in ("warm_start_sampled", "GRPO_speciarl"):
+        answers = [(r.key, r.completion) for r in read_records(out / "eval" / name / "predictions.jsonl")]
+        assert [(r.key, r.completion) for r in read_records(fresh / "eval" / name / "predictions.jsonl")] == answers
+    demo = json.loads((fresh / "report" / "demo.json").read_text())
+    stage_lines = [line for line in printed.splitlines() if line.startswith("[demo] ") and line.endswith(" expected")]
+    assert len(stage_lines) == len(demo["stages"]) == 9, printed
+    for line, (stage, timing) in zip(stage_lines, demo["stages"].items(), strict=True):
+        assert line.startswith(f"[demo] {stage}") and timing["cpu_s"] >= 0 and timing["expected_s"] > 0
+    # no trainer progress bars, no model load/save bars, no FutureWarnings from inside TRL
+    for noise in ("it/s]", "s/it]", "Loading weights", "Writing model shards", "FutureWarning"):
+        assert noise not in errors and noise not in printed, noise

@@ -12,7 +12,6 @@ Each stage skips work already on disk, so an interrupted demo resumes where it s
 from __future__ import annotations
 
 import json
-import time
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
 from typing import Any
@@ -64,8 +63,11 @@ QUICK = replace(FULL, sft_images=128, train_images=16, eval_images=32, perceptio
 
 
 def _trl_common(out: Path, seed: int) -> dict[str, Any]:
+    # TRL turns activation checkpointing on by default: on a model this small it only recomputes the
+    # forward pass (same numbers, bit for bit; ~15% more CPU per step), so the demo turns it off.
     return {"output_dir": str(out), "report_to": "none", "use_cpu": True, "bf16": False, "seed": seed,
-            "save_strategy": "no", "logging_steps": 1, "lr_scheduler_type": "constant", "disable_tqdm": False}
+            "save_strategy": "no", "logging_steps": 1, "lr_scheduler_type": "constant", "disable_tqdm": False,
+            "activation_checkpointing": False}
 
 
 def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Path, seed: int, *, steps: int,
@@ -128,26 +130,11 @@ def _claim_run_dir(out: Path, identity: dict[str, Any]) -> None:
     write_atomic(marker, json.dumps(identity, indent=1))
 
 
-def _bar_only(trainer: Any) -> Any:
-    """Keep the progress bar but not a printed dict per logging step (the logs go to metrics.jsonl)."""
-    from transformers.trainer_callback import ProgressCallback
-
-    class BarOnly(ProgressCallback):
-        def on_log(self, args, state, control, logs=None, **kwargs):
-            return None
-
-    if trainer.pop_callback(ProgressCallback) is not None:
-        trainer.add_callback(BarOnly())
-    return trainer
-
-
-def _sft_phase(cfg: Any, target: Path) -> None:
-    """One `speciarl sft` run into `target` (skipped when a finished model is already there)."""
+def _sft_phase(cfg: Any, target: Path, stage: Any) -> None:
+    """One `speciarl sft` run into `target`, its progress on the stage's line."""
     from ..train.sft import build_sft_trainer
 
-    if _done(target):
-        return
-    trainer = _bar_only(build_sft_trainer(cfg))
+    trainer = stage.quiet(build_sft_trainer(cfg))
     trainer.train()
     trainer.save_model(str(target))
 
@@ -211,97 +198,150 @@ def honest_oracle(split_records: list[Any], taxonomy: Path, run_dir: Path) -> Pa
     return _grade(predictions, taxonomy)
 
 
+# Seconds per unit of work on the development machine (2 cores, one torch thread, measured with
+# benchmarks/bench_demo.py; docs/demo.md): each stage's expected time in the live view.
+COST_S = {"image": 0.0025, "model": 4.0, "install": 1.0, "sft_step": 0.07, "trainer": 2.0, "rollout": 0.006,
+          "greedy": 0.004, "sample": 0.0015, "report": 4.0}
+
+
+def expected_seconds(settings: DemoSettings, *, shipped_perception: bool) -> dict[str, float]:
+    """What each stage should take here, from COST_S: the live view's "expected" column."""
+    c = COST_S
+    rollouts = settings.grpo_steps * settings.grpo_images_per_step * settings.num_generations
+    images = settings.sft_images + settings.train_images + settings.eval_images
+    return {
+        "world + tiny model": c["image"] * images + c["model"],
+        "sft perception": c["install"] if shipped_perception else c["trainer"] + c["sft_step"] * settings.perception_steps,
+        "sft habit (warm start)": c["trainer"] + c["sft_step"] * settings.habit_steps,
+        **{f"grpo {s}": c["trainer"] + c["rollout"] * rollouts for s in SCHEMES},
+        "greedy evaluation": c["greedy"] * settings.eval_images * (1 + len(SCHEMES)),
+        f"best-of-{settings.best_of_n} sampling": c["sample"] * settings.eval_images * settings.best_of_n,
+        "report": c["report"],
+    }
+
+
 def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
-             settings: DemoSettings | None = None, log: Any = print) -> dict[str, Any]:
-    """Run every stage into output_dir; returns the report dict (also in output_dir/report/)."""
+             settings: DemoSettings | None = None, log: Any = print, live: bool = True,
+             rebuild_perception: bool = False) -> dict[str, Any]:
+    """Run every stage into output_dir; returns the report dict (also in output_dir/report/).
+
+    `rebuild_perception`: stop after the perception phase, trained from scratch even where the
+    shipped checkpoint applies, and return {"perception": folder, "verdict": comparison}.
+    """
+    from .progress import StageView, quiet_libraries
+
+    settings = settings or (QUICK if quick else FULL)
+    view = StageView(enabled=live)
+    with quiet_libraries():
+        return _run(Path(output_dir), quick, seed, settings, log, view, rebuild_perception)
+
+
+def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, view: Any,
+         rebuild_perception: bool) -> dict[str, Any]:
     import torch
 
     from ..models.tiny import build_tiny_vlm
     from ..report.run import run_report
+    from . import perception
     from .curves import plot_training_curves, visibility_table, write_visibility_table
     from .dataset import load_split, write_world
     from .warmstart import write_sft_file
     from .world import default_world
 
-    settings = settings or (QUICK if quick else FULL)
     torch.set_num_threads(settings.threads)
-    out = Path(output_dir)
     _claim_run_dir(out, {"seed": seed, "settings": asdict(settings)})
-    timings: dict[str, float] = {}
-    clock = time.perf_counter()
-
-    def lap(name: str) -> None:
-        nonlocal clock
-        now = time.perf_counter()
-        timings[name] = round(now - clock, 1)
-        clock = now
-        log(f"[demo] {name}: {timings[name]:.1f} s")
+    perceiving, warm = out / "models" / "perception", out / "models" / "warm_start"
+    if rebuild_perception and perceiving.exists():
+        raise ConfigError(f"{perceiving} exists: rebuild the perception checkpoint into a fresh --output-dir")
+    expected = expected_seconds(settings, shipped_perception=not rebuild_perception and
+                                perception.likely_shipped(settings, seed))
+    if rebuild_perception:
+        expected = {k: v for k, v in expected.items() if k in ("world + tiny model", "sft perception")}
+    log(f"[demo] {len(expected)} stages, expected ~{sum(expected.values()) / 60:.1f} min on 2 CPU cores "
+        f"(seed {seed}{', quick' if quick else ''}{', perception rebuild' if rebuild_perception else ''})")
 
     world = default_world()
     data = out / "data"
-    splits = write_world(world, data, {"sft": settings.sft_images, "train": settings.train_images,
-                                       "eval": settings.eval_images}, seed=seed)
-    taxonomy = data / "taxonomy.yaml"
-    sft_records = load_split(splits["sft"])
-    perception_file = write_sft_file(world, sft_records, data / "sft_perception.jsonl", seed=seed, phase="perception")
-    habit_file = write_sft_file(world, sft_records, data / "sft_habit.jsonl", seed=seed, phase="habit")
-    base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
-                          hidden_size=settings.hidden_size, num_layers=settings.num_layers,
-                          image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
-                          vision_layers=settings.vision_layers)
-    lap("world + tiny model")
+    with view.stage("world + tiny model", expected["world + tiny model"]):
+        splits = write_world(world, data, {"sft": settings.sft_images, "train": settings.train_images,
+                                           "eval": settings.eval_images}, seed=seed)
+        taxonomy = data / "taxonomy.yaml"
+        sft_records = load_split(splits["sft"])
+        perception_file = write_sft_file(world, sft_records, data / "sft_perception.jsonl", seed=seed,
+                                         phase="perception")
+        habit_file = write_sft_file(world, sft_records, data / "sft_habit.jsonl", seed=seed, phase="habit")
+        base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
+                              hidden_size=settings.hidden_size, num_layers=settings.num_layers,
+                              image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
+                              vision_layers=settings.vision_layers)
 
-    perceiving, warm = out / "models" / "perception", out / "models" / "warm_start"
-    log(f"[demo] SFT phase 1 (perception, honest labels): {settings.perception_steps} steps")
-    _sft_phase(sft_config(settings, base, perception_file, out / "train" / "sft_perception", seed,
-                          steps=settings.perception_steps, lr=settings.sft_lr, scheduler="cosine"), perceiving)
-    lap("sft perception")
-    log(f"[demo] SFT phase 2 (habit: often generic, sometimes guessing): {settings.habit_steps} steps")
-    _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
-                          steps=settings.habit_steps, lr=settings.habit_lr), warm)
-    lap("sft habit (warm start)")
+    if not _done(perceiving):
+        run_recipe = perception.recipe(settings, seed, base, perception_file, PROMPT_FILE.read_text(encoding="utf-8"),
+                                       SFT_TARGET)
+        shipped = None if rebuild_perception else perception.shipped_for(run_recipe)
+        label = "perception (shipped)" if shipped else "perception SFT (honest)"
+        with view.stage(label, expected_seconds(settings, shipped_perception=bool(shipped))["sft perception"],
+                        total=None if shipped else settings.perception_steps) as stage:
+            if shipped:
+                perception.install(shipped, perceiving)
+            else:
+                _sft_phase(sft_config(settings, base, perception_file, out / "train" / "sft_perception", seed,
+                                      steps=settings.perception_steps, lr=settings.sft_lr, scheduler="cosine"),
+                           perceiving, stage)
+                perception.write_manifest(perceiving, run_recipe)
+    if rebuild_perception:
+        return {"perception": perceiving, "verdict": perception.compare_with_shipped(perceiving)}
+
+    with view.stage("habit SFT (warm start)", expected["sft habit (warm start)"],
+                    total=settings.habit_steps) as stage:
+        if not _done(warm):
+            _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
+                                  steps=settings.habit_steps, lr=settings.habit_lr), warm, stage)
 
     from ..train.run import build_grpo_trainer
 
     for scheme in SCHEMES:
         policy = out / "models" / f"grpo_{scheme}"
-        if not _done(policy):
-            log(f"[demo] GRPO with the {scheme} reward: {settings.grpo_steps} steps × "
-                f"{settings.grpo_images_per_step} images × G={settings.num_generations}")
-            run_dir = out / "train" / f"grpo_{scheme}"
-            if run_dir.exists():  # a killed run restarts from the warm start: drop its partial logs
-                import shutil
+        with view.stage(f"GRPO, {scheme} reward", expected[f"grpo {scheme}"], total=settings.grpo_steps) as stage:
+            if not _done(policy):
+                run_dir = out / "train" / f"grpo_{scheme}"
+                if run_dir.exists():  # a killed run restarts from the warm start: drop its partial logs
+                    import shutil
 
-                shutil.rmtree(run_dir)
-            trainer = _bar_only(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"], taxonomy,
-                                                               run_dir, seed)))
-            trainer.train()
-            trainer.save_model(str(policy))
-        lap(f"grpo {scheme}")
+                    shutil.rmtree(run_dir)
+                trainer = stage.quiet(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"],
+                                                                     taxonomy, run_dir, seed)))
+                trainer.train()
+                trainer.save_model(str(policy))
 
     eval_records = load_split(splits["eval"])
     samples = _samples(eval_records)
     runs = {"warm start": warm, **{f"GRPO {s}": out / "models" / f"grpo_{s}" for s in SCHEMES}}
     graded: dict[str, Path] = {}
-    for name, path in runs.items():
-        graded[name] = evaluate(path, samples, taxonomy, out / "eval" / name.replace(" ", "_"), settings, seed=seed)
-    lap("greedy evaluation")
-    graded[f"warm start sampled ×{settings.best_of_n}"] = evaluate(
-        warm, samples, taxonomy, out / "eval" / "warm_start_sampled", settings, n=settings.best_of_n, seed=seed)
-    lap(f"best-of-{settings.best_of_n} sampling")
+    with view.stage("greedy evaluation (4 models)", expected["greedy evaluation"], total=len(runs)) as stage:
+        for i, (name, path) in enumerate(runs.items()):
+            graded[name] = evaluate(path, samples, taxonomy, out / "eval" / name.replace(" ", "_"), settings,
+                                    seed=seed)
+            stage.update(i + 1)
+    n = settings.best_of_n
+    with view.stage(f"warm start, {n} samples/image", expected[f"best-of-{n} sampling"]):
+        graded[f"warm start sampled ×{n}"] = evaluate(warm, samples, taxonomy, out / "eval" / "warm_start_sampled",
+                                                      settings, n=n, seed=seed)
     graded["honest oracle (reference)"] = honest_oracle(eval_records, taxonomy, out / "eval" / "honest_oracle")
 
     report_dir = out / "report"
-    report = run_report(list(graded.values()), report_dir, names=list(graded), plots=True, print_table=False)
-    curves = plot_training_curves({s: out / "train" / f"grpo_{s}" / "metrics.jsonl" for s in SCHEMES},
-                                  report_dir / "training_curves.png")
-    by_visibility = visibility_table(graded, eval_records)
-    write_visibility_table(by_visibility, report_dir)
-    lap("report")
+    with view.stage("report", expected["report"]):
+        report = run_report(list(graded.values()), report_dir, names=list(graded), plots=True, print_table=False)
+        curves = plot_training_curves({s: out / "train" / f"grpo_{s}" / "metrics.jsonl" for s in SCHEMES},
+                                      report_dir / "training_curves.png")
+        by_visibility = visibility_table(graded, eval_records)
+        write_visibility_table(by_visibility, report_dir)
+    timings = {name: t["wall_s"] for name, t in view.timings.items()}
     info = {"seed": seed, "quick": quick, "settings": asdict(settings), "world": world.describe(),
-            "timings_s": timings, "total_s": round(sum(timings.values()), 1), "graded": {k: str(v) for k, v in
-                                                                                       graded.items()},
-            "training_curves": str(curves), "by_visibility": by_visibility}
+            "timings_s": timings, "stages": view.timings, "total_s": round(sum(timings.values()), 1),
+            "total_cpu_s": round(sum(t["cpu_s"] for t in view.timings.values()), 1),
+            "graded": {k: str(v) for k, v in graded.items()}, "training_curves": str(curves),
+            "by_visibility": by_visibility}
     write_atomic(report_dir / "demo.json", json.dumps(info, indent=1))
     report["demo"] = info
     return report
