@@ -172,3 +172,4 @@ def test_fixed_seed_gives_the_identical_table_in_a_fresh_directory(demo_run: tup
     # no trainer progress bars, no model load/save bars, no FutureWarnings from inside TRL
     for noise in ("it/s]", "s/it]", "Loading weights", "Writing model shards", "FutureWarning"):
         assert noise not in errors and noise not in printed, noise
+    assert not any(line.startswith("speciarl: ") for line in printed.splitlines())  # train's schedule line

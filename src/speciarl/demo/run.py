@@ -11,6 +11,8 @@ Each stage skips work already on disk, so an interrupted demo resumes where it s
 
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 from dataclasses import asdict, dataclass, replace
 from pathlib import Path
@@ -309,8 +311,9 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
                     import shutil
 
                     shutil.rmtree(run_dir)
-                trainer = stage.quiet(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"],
-                                                                     taxonomy, run_dir, seed)))
+                with contextlib.redirect_stdout(io.StringIO()):  # its schedule line: the stage line says it
+                    trainer = stage.quiet(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"],
+                                                                         taxonomy, run_dir, seed)))
                 trainer.train()
                 trainer.save_model(str(policy))
 
