@@ -75,6 +75,15 @@ def option(default: Any = ..., help: str = "", *, operational: bool = False, **k
     return Field(default, description=help, json_schema_extra=extra, **kwargs)
 
 
+def field_defaults(cls: type[BaseModel]) -> Any:
+    """The defaults of a section's optional fields as attributes (`D.concurrency`): the class a section
+    configures takes its keyword defaults from here, so a default is written once, in the schema."""
+    from types import SimpleNamespace
+
+    return SimpleNamespace(**{name: f.get_default(call_default_factory=True)
+                              for name, f in cls.model_fields.items() if not f.is_required()})
+
+
 def redact_secrets(data: dict[str, Any], cls: type[BaseModel]) -> dict[str, Any]:
     """`data` with the values of `cls`'s secret fields replaced by `**********` (for what we write)."""
     return {k: "**********" if k in cls.model_fields and _is_secret(cls.model_fields[k].annotation) and v else v

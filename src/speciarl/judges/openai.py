@@ -17,14 +17,16 @@ import os
 import re
 from importlib import resources
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 from ..categories import LABELS, Category
+from ..configfile import field_defaults
 from ..errors import ConfigError
 from ..http import (HTTPError, Retryable, RetryPolicy, auth_headers, chat_completions_url, make_session, post_once,
                     with_retries)
 from .base import BaseJudge, Pair, Verdict, text_hash
 from .cache import Cache
+from .config import OpenAIJudgeOptions
 from .fastpaths import FastPaths
 
 # variant name -> (prompt file, labels the model must answer with)
@@ -34,7 +36,8 @@ PROMPT_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
     "binary": ("binary.txt", ("correct", "wrong")),
 }
 BINARY_LABELS = {"correct": Category.SPECIFIC, "wrong": Category.WRONG}
-CHOICE_FIELDS = ("structured_outputs", "guided_choice", "none")
+CHOICE_FIELDS = get_args(OpenAIJudgeOptions.model_fields["choice_field"].annotation)
+_D = field_defaults(OpenAIJudgeOptions)  # keyword defaults: defined once, in the judge config schema
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 
 
@@ -95,19 +98,19 @@ class OpenAIJudge(BaseJudge):
         base_url: str,
         model: str,
         *,
-        prompt: str = "single",
-        prompt_file: str | os.PathLike[str] | None = None,
-        labels: str | None = None,
-        concurrency: int = 64,
-        timeout: float = 60.0,
-        max_retries: int = 6,
-        unparseable_retries: int = 2,
-        backoff_base: float = 0.5,
-        backoff_max: float = 20.0,
-        choice_field: str = "structured_outputs",
-        api_key_env: str | None = "OPENAI_API_KEY",
-        max_tokens: int = 16,
-        extra_body: dict[str, Any] | None = None,
+        prompt: str = _D.prompt,
+        prompt_file: str | os.PathLike[str] | None = _D.prompt_file,
+        labels: str | None = _D.labels,
+        concurrency: int = _D.concurrency,
+        timeout: float = _D.timeout,
+        max_retries: int = _D.max_retries,
+        unparseable_retries: int = _D.unparseable_retries,
+        backoff_base: float = _D.backoff_base,
+        backoff_max: float = _D.backoff_max,
+        choice_field: str = _D.choice_field,
+        api_key_env: str | None = _D.api_key_env,
+        max_tokens: int = _D.max_tokens,
+        extra_body: dict[str, Any] | None = _D.extra_body,
         fast_paths: FastPaths | None = None,
         cache: Cache | None = None,
     ):

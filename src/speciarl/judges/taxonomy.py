@@ -19,7 +19,10 @@ from ..categories import Category, order
 from ..errors import ConfigError
 from .base import BaseJudge, Pair, Verdict, text_hash
 from .cache import Cache
+from .config import TaxonomyJudgeOptions
 from .fastpaths import FastPaths, loose
+
+_LEVELS = TaxonomyJudgeOptions.model_fields["less_specific_levels"].default  # defined once, in the schema
 
 
 @dataclass
@@ -134,7 +137,7 @@ class TaxonomyJudge(BaseJudge):
     grades_inline = True
 
     def __init__(self, taxonomy_path: str | os.PathLike[str] | None = None, *, taxonomy: Taxonomy | None = None,
-                 less_specific_levels: int = 2, fast_paths: FastPaths | None = None, cache: Cache | None = None):
+                 less_specific_levels: int = _LEVELS, fast_paths: FastPaths | None = None, cache: Cache | None = None):
         super().__init__(fast_paths=fast_paths, cache=cache)
         if taxonomy is None:
             if taxonomy_path is None:

@@ -19,11 +19,15 @@ import threading
 from collections.abc import Iterable, Iterator
 from typing import Any
 
+from ..configfile import field_defaults
 from ..errors import ConfigError, SpeciarlError
 from ..http import (HTTPError, Retryable, RetryPolicy, auth_headers, chat_completions_url, make_session, post_once,
                     with_retries)
 from ..ioloop import io_loop
 from .base import Completion, PredictRequest, SamplingParams, derived_seed, open_image
+from .config import OpenAIBackend
+
+_D = field_defaults(OpenAIBackend)  # keyword defaults: defined once, in the `model:` schema
 
 # Statuses that mean the whole configuration is wrong (bad key, unknown model): stop the run.
 FATAL_STATUSES = frozenset({401, 403, 404})
@@ -90,15 +94,15 @@ class OpenAIPredictor:
         base_url: str,
         model: str,
         *,
-        name: str | None = None,
+        name: str | None = _D.name,
         api_key: str | None = None,
-        api_key_env: str | None = "OPENAI_API_KEY",
-        concurrency: int = 16,
-        timeout: float = 300.0,
-        max_retries: int = 5,
-        backoff_base: float = 0.5,
-        backoff_max: float = 30.0,
-        extra_body: dict[str, Any] | None = None,
+        api_key_env: str | None = _D.api_key_env,
+        concurrency: int = _D.concurrency,
+        timeout: float = _D.timeout,
+        max_retries: int = _D.max_retries,
+        backoff_base: float = _D.backoff_base,
+        backoff_max: float = _D.backoff_max,
+        extra_body: dict[str, Any] | None = _D.extra_body,
     ):
         if not base_url or not model:
             raise ConfigError("model: the openai backend needs base_url and model (the served model name)")

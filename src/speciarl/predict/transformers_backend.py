@@ -20,8 +20,12 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..configfile import field_defaults
 from ..errors import ConfigError
 from .base import Completion, PredictRequest, SamplingParams, derived_seed, open_image
+from .config import TransformersBackend
+
+_D = field_defaults(TransformersBackend)  # keyword defaults: defined once, in the `model:` schema
 
 
 def user_message(prompt_text: str) -> list[dict[str, Any]]:
@@ -84,14 +88,14 @@ class TransformersPredictor:
         self,
         path: str | os.PathLike[str],
         *,
-        adapter: str | os.PathLike[str] | None = None,
-        name: str | None = None,
-        batch_size: int = 8,
-        device: str = "auto",
-        dtype: str = "auto",
-        attn_implementation: str | None = None,
-        merge_adapter: bool = True,
-        num_threads: int | None = None,
+        adapter: str | os.PathLike[str] | None = _D.adapter,
+        name: str | None = _D.name,
+        batch_size: int = _D.batch_size,
+        device: str = _D.device,
+        dtype: str = _D.dtype,
+        attn_implementation: str | None = _D.attn_implementation,
+        merge_adapter: bool = _D.merge_adapter,
+        num_threads: int | None = _D.num_threads,
     ):
         from transformers import AutoModelForImageTextToText
 

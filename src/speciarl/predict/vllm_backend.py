@@ -23,9 +23,13 @@ from collections.abc import Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
+from ..configfile import field_defaults
 from ..errors import ConfigError
 from .base import Completion, PredictRequest, SamplingParams, derived_seed
+from .config import VLLMBackend
 from .openai_backend import image_data_url
+
+_D = field_defaults(VLLMBackend)  # keyword defaults: defined once, in the `model:` schema
 
 
 def conversation(prompt_text: str, data_url: str) -> list[dict[str, Any]]:
@@ -85,17 +89,17 @@ class VLLMPredictor:
         self,
         path: str | os.PathLike[str],
         *,
-        adapter: str | os.PathLike[str] | None = None,
-        name: str | None = None,
-        chunk_size: int = 512,
-        tensor_parallel_size: int = 1,
-        gpu_memory_utilization: float = 0.9,
-        max_model_len: int | None = None,
-        max_lora_rank: int = 64,
-        enable_prefix_caching: bool = True,
-        dtype: str = "auto",
-        seed: int = 0,
-        engine_kwargs: dict[str, Any] | None = None,
+        adapter: str | os.PathLike[str] | None = _D.adapter,
+        name: str | None = _D.name,
+        chunk_size: int = _D.chunk_size,
+        tensor_parallel_size: int = _D.tensor_parallel_size,
+        gpu_memory_utilization: float = _D.gpu_memory_utilization,
+        max_model_len: int | None = _D.max_model_len,
+        max_lora_rank: int = _D.max_lora_rank,
+        enable_prefix_caching: bool = _D.enable_prefix_caching,
+        dtype: str = _D.dtype,
+        seed: int = _D.seed,
+        engine_kwargs: dict[str, Any] | None = _D.engine_kwargs,
     ):
         try:
             from vllm import LLM
