@@ -446,13 +446,18 @@ def completed_keyset(path: str | os.PathLike[str], *, required: Iterable[str] = 
 
 def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
     """Write a whole file via a temp file + rename, so readers never see half a file."""
+    write_lines_atomic(path, [text])
+
+
+def write_lines_atomic(path: str | os.PathLike[str], chunks: Iterable[str | bytes]) -> None:
+    """`write_atomic` for content produced piece by piece (a stream of records): nothing is held whole."""
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    mode = "wb" if isinstance(text, bytes) else "w"
     fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, mode, **({} if isinstance(text, bytes) else {"encoding": "utf-8"})) as fh:
-            fh.write(text)
+        with os.fdopen(fd, "wb") as fh:
+            for chunk in chunks:
+                fh.write(chunk if isinstance(chunk, bytes) else chunk.encode("utf-8"))
         os.replace(tmp, path)
     except BaseException:
         Path(tmp).unlink(missing_ok=True)
@@ -460,4 +465,5 @@ def write_atomic(path: str | os.PathLike[str], text: str | bytes) -> None:
 
 
 def write_records_atomic(path: str | os.PathLike[str], records: Iterable[Record | dict[str, Any]]) -> None:
-    write_atomic(path, "".join(dumps(r) + "\n" for r in records))
+    """All records into a new file, atomically, streamed (a generator of records stays a stream)."""
+    write_lines_atomic(path, (dumps(r) + "\n" for r in records))

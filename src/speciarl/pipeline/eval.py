@@ -198,7 +198,7 @@ def _verify_stage(run_dir: Path, config: EvalConfig, sample_ids: list[str], resu
     if not good:
         raise SpeciarlError("verify: no predictions to grade (every image was skipped)")
     if any(run_dir.glob("predictions.shard-*-of-*.jsonl")):
-        merge_shards(run_dir, {(sid, i) for sid in good for i in range(n)})
+        merge_shards(run_dir, ((sid, i) for sid in good for i in range(n)))
     merged = run_dir / PREDICTIONS
     have = completed_keyset(merged)
     missing = [(sid, i) for sid in good if not have.covers(sid, n) for i in range(n) if (sid, i) not in have]
@@ -243,11 +243,10 @@ def _reuse_predictions(run_dir: Path, pdigest: str, log: Any) -> None:
         source = other.parent / PREDICTIONS
         if not source.exists():
             continue
-        records = list(iter_records(source, allow_partial_tail=True))
         if (other.parent / SKIPPED).exists():
             write_atomic(run_dir / SKIPPED, (other.parent / SKIPPED).read_bytes())
-        write_records_atomic(run_dir / PREDICTIONS, records)
-        log(f"predict: reusing {len(records)} predictions of {other.parent.name} (same model, data, prompt, sampling)")
+        write_records_atomic(run_dir / PREDICTIONS, iter_records(source, allow_partial_tail=True))  # streamed
+        log(f"predict: reusing the predictions of {other.parent.name} (same model, data, prompt, sampling)")
         return
 
 
