@@ -237,15 +237,23 @@ def _add_data_synthetic(dsub: argparse._SubParsersAction) -> None:
 def _add_owc(sub: argparse._SubParsersAction) -> None:
     p = sub.add_parser(
         "owc",
-        help="secondary open-world metrics (text inclusion, semantic/concept similarity, LLM inclusion)",
-        description="The lmms-owc secondary metrics of record files, per dataset: text inclusion always; "
-        "semantic and concept similarity with all-MiniLM-L6-v2 (--semantic, needs the owc extra); LLM inclusion "
-        "with the judge's binary prompt (--judge-config, an openai judge mapping).",
+        help="secondary open-world metrics as lmms-owc computes them (text inclusion, semantic/concept "
+        "similarity, LLM inclusion)",
+        description="The lmms-owc secondary metrics of record files, per dataset, computed as lmms-owc computes "
+        "them: text inclusion always; semantic and concept similarity with all-MiniLM-L6-v2 and spaCy (--semantic, "
+        "needs the owc extra); LLM inclusion with lmms-owc's question (--judge-config, an OpenAI-compatible "
+        "server). Our stricter variants (text_inclusion_words, llm_inclusion_strict) sit beside them; "
+        "docs/evaluation.md compares them.",
     )
     p.add_argument("inputs", nargs="+", metavar="RECORDS.jsonl", help="prediction or graded records")
-    p.add_argument("--semantic", action="store_true", help="semantic and concept similarity (MiniLM on CPU)")
-    p.add_argument("--judge-config", metavar="YAML", help="judge config for LLM inclusion (prompt forced to binary)")
-    p.add_argument("--out", metavar="OWC.json", help="write the numbers as JSON")
+    p.add_argument("--semantic", action="store_true", help="semantic and concept similarity (MiniLM + spaCy, CPU)")
+    p.add_argument("--spacy-model", default="en_core_web_lg", metavar="NAME_OR_FOLDER",
+                   help="spaCy pipeline for concept extraction (default: en_core_web_lg, as lmms-owc)")
+    p.add_argument("--judge-config", metavar="YAML",
+                   help="OpenAI-compatible server for LLM inclusion (an openai judge mapping; prompt keys ignored)")
+    p.add_argument("--llm-strict", action="store_true",
+                   help="also llm_inclusion_strict: our binary judge prompt on the same server")
+    p.add_argument("--out", metavar="DIR", help="write DIR/summary.json and DIR/per_record.jsonl")
 
     def handler(args: argparse.Namespace) -> int:
         from .report.owc import run_owc
@@ -255,7 +263,10 @@ def _add_owc(sub: argparse._SubParsersAction) -> None:
             from .judges import load_judge_config
 
             judge = load_judge_config(args.judge_config)
-        run_owc(args.inputs, args.out, semantic=args.semantic, judge_config=judge)
+        elif args.llm_strict:
+            raise SpeciarlError("--llm-strict needs --judge-config (the server that answers)")
+        run_owc(args.inputs, args.out, semantic=args.semantic, judge_config=judge, spacy_model=args.spacy_model,
+                strict=args.llm_strict)
         return 0
 
     p.set_defaults(handler=handler)

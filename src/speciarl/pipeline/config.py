@@ -66,9 +66,12 @@ class OwcSection(Section):
 
     enabled: bool = option(True, "false: off (as if the section were absent)")
     semantic: bool = option(False, "semantic and concept similarity (all-MiniLM-L6-v2, the owc extra)")
+    spacy_model: str = option("en_core_web_lg", "spaCy pipeline (name or folder) for concept similarity; "
+                              "lmms-owc's is en_core_web_lg", min_length=1)
     llm_inclusion: bool | dict[str, Any] | None = option(
-        False, "LLM inclusion with the binary judge prompt: true reuses the eval's (openai) judge, a mapping is "
-        "a judge of its own")
+        False, "lmms-owc's LLM inclusion: true asks the eval's (openai) judge server, a mapping is a server of its "
+        "own")
+    llm_inclusion_strict: bool = option(False, "also our stricter variant: the judge's binary prompt, same server")
 
 
 class EvalFile(Section):
@@ -128,10 +131,13 @@ class EvalConfig:
 
 
 def parse_owc(value: Any, judge: dict[str, Any], path: Path | str) -> dict[str, Any] | None:
-    """The `owc:` section: None (off, the default) or {"semantic": bool, "llm_inclusion": judge config | None}.
+    """The `owc:` section: None (off, the default) or {"semantic": bool, "spacy_model": name | None,
+    "llm_inclusion": judge config | None, "llm_inclusion_strict": bool}.
 
-    `owc: true` is text inclusion only; `llm_inclusion: true` reuses the eval's judge (it must be an
-    openai judge: the binary prompt is an LLM prompt), a mapping is a judge config of its own.
+    `owc: true` is text inclusion only; `llm_inclusion: true` reuses the eval's judge's server (it must be
+    an openai judge: lmms-owc's question goes to an LLM), a mapping is a server config of its own;
+    `llm_inclusion_strict: true` adds our binary-judge variant on the same server. `spacy_model` (default
+    en_core_web_lg, as lmms-owc) counts only with `semantic`.
     """
     if value is None or value is False:
         return None
@@ -148,7 +154,10 @@ def parse_owc(value: Any, judge: dict[str, Any], path: Path | str) -> dict[str, 
             raise ConfigError(f"{path}: owc.llm_inclusion needs an openai judge (the binary prompt is an LLM "
                               f"prompt), got type {llm.get('type')!r}; give llm_inclusion an openai judge mapping")
         parse_judge_options(llm, "owc.llm_inclusion", path)
-    return {"semantic": section.semantic, "llm_inclusion": llm}
+    if section.llm_inclusion_strict and llm is None:
+        raise ConfigError(f"{path}: owc.llm_inclusion_strict needs owc.llm_inclusion (the server that answers)")
+    return {"semantic": section.semantic, "spacy_model": section.spacy_model if section.semantic else None,
+            "llm_inclusion": llm, "llm_inclusion_strict": section.llm_inclusion_strict}
 
 
 def parse_eval_config(data: Any, path: Path | str = "<config>", output_dir: str | None = None) -> EvalConfig:

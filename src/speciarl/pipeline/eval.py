@@ -11,7 +11,7 @@ predictions would be identical to a sibling run's (only the judge changed) start
     skipped_images.jsonl  unreadable images (path, reason), counted in the summary
     verified.jsonl        graded records (`speciarl.pipeline.verify.run_verify`)
     report/               summary.json, summary.md, plots (`speciarl.report.run.run_report`);
-                          owc.json with the `owc:` section (lmms-owc secondary metrics, also in summary.md)
+                          owc.json + owc_per_record.jsonl with the `owc:` section (lmms-owc metrics, also in summary.md)
     eval_summary.json     what the last invocation did per stage, skipped images included
 """
 
@@ -35,6 +35,7 @@ STAGES = ("predict", "verify", "report")
 VERIFIED = "verified.jsonl"
 REPORT = "report"
 OWC = "owc.json"
+OWC_PER_RECORD = "owc_per_record.jsonl"
 
 
 @dataclass
@@ -261,7 +262,8 @@ def _report(run_dir: Path, config: EvalConfig, result: EvalResult, log: Any) -> 
     summary = out / "summary.json"
     owc_file = out / OWC
     fresh = summary.exists() and summary.stat().st_mtime >= verified.stat().st_mtime
-    if fresh and (config.owc is None or owc_file.exists()):
+    owc_rows_file = out / OWC_PER_RECORD
+    if fresh and (config.owc is None or (owc_file.exists() and owc_rows_file.exists())):
         report = json.loads(summary.read_text(encoding="utf-8"))
         log("report: up to date, skipped")
         result.stages["report"] = {"status": "skipped (complete)"}
@@ -272,7 +274,7 @@ def _report(run_dir: Path, config: EvalConfig, result: EvalResult, log: Any) -> 
             report["owc"] = json.loads(owc_file.read_text(encoding="utf-8"))
             print_owc_table({config.name: report["owc"]}, source="run")
         return report
-    owc = _owc(verified, owc_file, config.owc, log) if config.owc is not None else None
+    owc = _owc(verified, owc_file, owc_rows_file, config.owc, log) if config.owc is not None else None
     extra = ""
     if owc is not None:
         from ..report.owc import owc_markdown
@@ -288,14 +290,20 @@ def _report(run_dir: Path, config: EvalConfig, result: EvalResult, log: Any) -> 
     return report
 
 
-def _owc(verified: Path, out: Path, options: dict[str, Any], log: Any) -> dict[str, Any]:
-    """The lmms-owc secondary metrics of the graded records, per dataset, written to report/owc.json."""
+def _owc(verified: Path, out: Path, rows_out: Path, options: dict[str, Any], log: Any) -> dict[str, Any]:
+    """The lmms-owc secondary metrics of the graded records, per dataset, written to report/owc.json,
+    and per record to report/owc_per_record.jsonl."""
     from ..records import read_records
-    from ..report.owc import SentenceEncoder, owc_by_dataset
+    from ..report.owc import build_models, owc_by_dataset_values, owc_values, per_record_rows
 
     t0 = time.perf_counter()
-    encoder = SentenceEncoder() if options["semantic"] else None
-    scores = owc_by_dataset(read_records(verified), encoder=encoder, judge_config=options["llm_inclusion"])
+    models = build_models(options["semantic"], options.get("spacy_model") or "en_core_web_lg")
+    records = read_records(verified)
+    llm = options["llm_inclusion"]
+    values = owc_values(records, **models, judge_config=llm,
+                        strict_judge_config=llm if options.get("llm_inclusion_strict") else None)
+    scores = owc_by_dataset_values(records, values)
+    write_atomic(rows_out, "".join(json.dumps(r, ensure_ascii=False) + "\n" for r in per_record_rows(records, values)))
     write_atomic(out, json.dumps(scores, indent=2, ensure_ascii=False) + "\n")
     log(f"report: open-world metrics in {time.perf_counter() - t0:.1f} s -> {out}")
     return scores
