@@ -56,19 +56,26 @@ def distinct_llm_pairs(rollouts) -> int:
     return len(distinct)
 
 
-def batch_path(rollouts, base_url: str, capacity: int, cache: str) -> tuple[float, int]:
+CONSTANT_REWARD = """
+async def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
+    return {"score": 1.0, "category": "specific"}
+"""
+
+
+def batch_path(rollouts, base_url: str, capacity: int, cache: str) -> tuple[float, int, float]:
     judge = build_judge({"type": "openai", "base_url": base_url, "model": "bench", "cache": cache,
                          "concurrency": capacity})
     scorer = RolloutScorer(judge)
-    started = time.perf_counter()
+    started, cpu = time.perf_counter(), time.process_time()
     graded = scorer.grade([g for g, _, _ in rollouts], [t for _, t, _ in rollouts])
-    seconds = time.perf_counter() - started
+    seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
     judge.close()
     assert graded.error is None, graded.error
-    return seconds, judge.stats.llm
+    return seconds, judge.stats.llm, cpu
 
 
-def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, tmp: Path) -> dict:
+def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, tmp: Path,
+              reward_path: str | None = None) -> dict:
     import yaml
 
     verl_path = os.environ.get("SPECIARL_VERL_PATH")
@@ -79,7 +86,7 @@ def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, 
                                      "concurrency": capacity}))
     spec = tmp / "spec.json"
     spec.write_text(json.dumps({"judge_config": str(judge), "workers": workers, "rollouts": rollouts,
-                                "overrides": ["algorithm.adv_estimator=speciarl"]}))
+                                "overrides": ["algorithm.adv_estimator=speciarl"], "reward_path": reward_path}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([verl_path, str(ROOT / "src")])}
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
                           capture_output=True, text=True, env=env, timeout=1800)
@@ -100,23 +107,30 @@ def main() -> None:
     pairs = {(g, extract_answer(t)) for g, t, _ in rollouts}
     expected = distinct_llm_pairs(rollouts)
     redis = RedisServer(Path(tempfile.mkdtemp()) / "redis").start() if redis_binary() else None
-    batch, loop, batch_calls, loop_calls = [], [], set(), set()
+    batch, loop, batch_calls, loop_calls, batch_cpu, loop_cpu = [], [], set(), set(), [], []
     try:
         with ServerProcess(latency=args.latency) as server, tempfile.TemporaryDirectory() as tmp:
             tmp_path = Path(tmp)
             for rep in range(args.repeats):
-                seconds, llm = batch_path(rollouts, server.base_url, args.capacity, "none")
+                seconds, llm, cpu = batch_path(rollouts, server.base_url, args.capacity, "none")
                 batch.append(seconds)
                 batch_calls.add(llm)
+                batch_cpu.append(cpu)
                 cache = f"{redis.url[:-1]}{rep + 1}" if redis else str(tmp_path / f"cache{rep}.sqlite")
                 out = verl_path(rollouts, server.base_url, args.capacity, args.workers, cache, tmp_path)
                 assert out["errors"] == [None] * len(rollouts), next(e for e in out["errors"] if e)
                 loop.append(out["seconds"])
                 loop_calls.add(out["judge"]["llm"])
+                loop_cpu.append(out["worker_cpu"])
+            constant = tmp_path / "constant_reward.py"
+            constant.write_text(CONSTANT_REWARD)
+            verl_only = verl_path(rollouts, server.base_url, args.capacity, args.workers, "none", tmp_path,
+                                  reward_path=str(constant))
     finally:
         if redis:
             redis.stop()
     b, v = statistics.median(batch), statistics.median(loop)
+    per = 1e6 / len(rollouts)
     rows = [
         ("rollouts", f"{len(rollouts)} ({len(pairs)} distinct pairs, {len(pairs) / len(rollouts):.0%})"),
         ("distinct non-fast-path pairs", f"{expected}"),
@@ -131,6 +145,11 @@ def main() -> None:
         ("wall time, verl / batch", f"{v / b:.2f}x (target <= 1.5x); runs: verl "
          + ", ".join(f"{x * 1000:.0f}" for x in loop) + " ms; batch " + ", ".join(f"{x * 1000:.0f}" for x in batch)
          + " ms"),
+        ("verl reward loop with a constant reward", f"{verl_only['seconds'] * 1000:.0f} ms (verl's own pipeline: "
+         "decode in a thread pool, DataProto slicing)"),
+        ("CPU per rollout", f"batch path {statistics.median(batch_cpu) * per:.0f} us; verl loop "
+         f"{statistics.median(loop_cpu) * per:.0f} us, of which verl's own {verl_only['worker_cpu'] * per:.0f} us"),
+        ("machine load (1-min average)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
     ]
     width = max(len(k) for k, _ in rows)
     print("verl reward benchmark (a paper-sized step)")

@@ -7,6 +7,9 @@ connections between calls and, with several threads, mixes loops. Instead every 
 this one loop, and everything bound to a loop (aiohttp sessions, Redis clients) is created on it and
 lives as long as it.
 
+A host that runs its own long-lived loop and awaits us from it (verl's reward workers) may home its
+objects on that loop instead (`running_loop_home()`): same contract, no thread crossing.
+
 Thread contract:
 - `io_loop()` may be called from any thread; a forked child starts its own loop (threads do not
   survive a fork).
@@ -38,12 +41,18 @@ _current: IOLoop | None = None
 class IOLoop:
     """An event loop running forever in a daemon thread; see the module docstring for the contract."""
 
-    def __init__(self) -> None:
+    def __init__(self, adopt: asyncio.AbstractEventLoop | None = None) -> None:
+        """Start a loop in a daemon thread, or (`adopt`, called on that loop's thread) stand for a loop
+        that the host already runs, such as a verl reward worker's."""
         self.pid = os.getpid()
-        self.loop = asyncio.new_event_loop()
-        # Objects this process keeps for the loop's life (e.g. verl's per-worker judge); touch only on the loop.
+        # Objects kept for the loop's life (e.g. verl's per-worker judge); touch only on the loop.
         self.state: dict[str, Any] = {}
         self._closers: weakref.WeakSet[Any] = weakref.WeakSet()
+        self._links: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, _Link] = weakref.WeakKeyDictionary()
+        if adopt is not None:
+            self.loop, self.thread, self._ident = adopt, None, threading.get_ident()
+            return
+        self.loop = asyncio.new_event_loop()
         ready = threading.Event()
 
         def run() -> None:
@@ -54,13 +63,15 @@ class IOLoop:
         self.thread = threading.Thread(target=run, name="speciarl-io", daemon=True)
         self.thread.start()
         ready.wait()
+        self._ident = self.thread.ident
 
     @property
     def alive(self) -> bool:
-        return self.pid == os.getpid() and self.thread.is_alive() and not self.loop.is_closed()
+        running = self.thread.is_alive() if self.thread is not None else True
+        return self.pid == os.getpid() and running and not self.loop.is_closed()
 
     def in_loop_thread(self) -> bool:
-        return threading.get_ident() == self.thread.ident
+        return threading.get_ident() == self._ident
 
     def submit(self, coro: Coroutine[Any, Any, T]) -> concurrent.futures.Future[T]:
         return asyncio.run_coroutine_threadsafe(coro, self.loop)
@@ -73,17 +84,26 @@ class IOLoop:
         return self.submit(coro).result(timeout)
 
     async def hop(self, coro: Coroutine[Any, Any, T]) -> T:
-        """Await `coro` on the I/O loop from whichever loop the caller runs on."""
-        if asyncio.get_running_loop() is self.loop:
+        """Await `coro` on the I/O loop from whichever loop the caller runs on.
+
+        Calls from one foreign loop travel in batches, one thread wake-up per loop iteration each way
+        (verl awaits thousands of single-rollout rewards at once; a wake-up per call costs a GIL
+        hand-off each)."""
+        caller = asyncio.get_running_loop()
+        if caller is self.loop:
             return await coro
-        return await asyncio.wrap_future(self.submit(coro))
+        link = self._links.get(caller)
+        if link is None:
+            with _lock:
+                link = self._links.setdefault(caller, _Link(self, caller))
+        return await link.send(coro)
 
     def close_at_exit(self, obj: Any) -> None:
         """Call `await obj.aclose()` on this loop when the interpreter exits (weakly held)."""
         self._closers.add(obj)
 
     def _shutdown(self, timeout: float = 2.0) -> None:
-        if not self.alive:
+        if not self.alive or self.thread is None:
             return
         closers = list(self._closers)
 
@@ -98,10 +118,95 @@ class IOLoop:
         self.thread.join(timeout)
 
 
+class _Link:
+    """Coroutines from one foreign event loop to the I/O loop and their results back, batched.
+
+    Each list is touched by one thread only (`outbox`: the caller's; `inbox`, `tasks`: the I/O loop's);
+    whole batches cross with one `call_soon_threadsafe`.
+    """
+
+    def __init__(self, io: IOLoop, caller: asyncio.AbstractEventLoop):
+        self.io, self.caller = io, caller
+        self.outbox: list[tuple[Coroutine[Any, Any, Any], asyncio.Future[Any]]] = []
+        self.inbox: list[tuple[asyncio.Future[Any], asyncio.Task[Any]]] = []
+        self.tasks: dict[asyncio.Future[Any], asyncio.Task[Any]] = {}
+
+    # caller's thread
+    def send(self, coro: Coroutine[Any, Any, T]) -> asyncio.Future[T]:
+        fut = self.caller.create_future()
+        fut.add_done_callback(self._maybe_cancelled)
+        self.outbox.append((coro, fut))
+        if len(self.outbox) == 1:
+            self.caller.call_soon(self._flush_out)
+        return fut
+
+    def _flush_out(self) -> None:
+        batch, self.outbox = self.outbox, []
+        self.io.loop.call_soon_threadsafe(self._start, batch)
+
+    def _maybe_cancelled(self, fut: asyncio.Future[Any]) -> None:
+        if fut.cancelled():
+            self.io.loop.call_soon_threadsafe(self._cancel, fut)
+
+    def _deliver(self, batch: list[tuple[asyncio.Future[Any], asyncio.Task[Any]]]) -> None:
+        for fut, task in batch:
+            if fut.done():
+                continue
+            if task.cancelled():
+                fut.cancel()
+            elif task.exception() is not None:
+                fut.set_exception(task.exception())  # type: ignore[arg-type]
+            else:
+                fut.set_result(task.result())
+
+    # I/O loop's thread
+    def _start(self, batch: list[tuple[Coroutine[Any, Any, Any], asyncio.Future[Any]]]) -> None:
+        for coro, fut in batch:
+            task = self.io.loop.create_task(coro)
+            self.tasks[fut] = task
+            task.add_done_callback(lambda t, f=fut: self._finished(f, t))
+
+    def _cancel(self, fut: asyncio.Future[Any]) -> None:
+        task = self.tasks.get(fut)
+        if task is not None:
+            task.cancel()
+
+    def _finished(self, fut: asyncio.Future[Any], task: asyncio.Task[Any]) -> None:
+        self.tasks.pop(fut, None)
+        self.inbox.append((fut, task))
+        if len(self.inbox) == 1:
+            self.io.loop.call_soon(self._flush_in)
+
+    def _flush_in(self) -> None:
+        batch, self.inbox = self.inbox, []
+        try:
+            self.caller.call_soon_threadsafe(self._deliver, batch)
+        except RuntimeError:  # the caller's loop is closed: nobody waits for these any more
+            pass
+
+
 def current_io_loop() -> IOLoop | None:
     """This process's I/O loop if it is running, else None (starts nothing)."""
     current = _current
     return current if current is not None and current.alive else None
+
+
+_adopted: weakref.WeakKeyDictionary[asyncio.AbstractEventLoop, IOLoop] = weakref.WeakKeyDictionary()
+
+
+def running_loop_home() -> IOLoop:
+    """The running event loop as a home for loop-bound objects (the I/O loop itself when called on it).
+
+    For hosts that run their own long-lived loop and await us from it (verl's reward workers): a judge
+    homed there is awaited without crossing threads. Call on that loop."""
+    loop = asyncio.get_running_loop()
+    current = current_io_loop()
+    if current is not None and current.loop is loop:
+        return current
+    home = _adopted.get(loop)
+    if home is None or home.pid != os.getpid():
+        home = _adopted[loop] = IOLoop(adopt=loop)
+    return home
 
 
 def io_loop() -> IOLoop:

@@ -166,3 +166,24 @@ def test_a_forked_child_grades_with_its_own_loop_and_connection(server, tmp_path
     child.join(30)
     assert child.exitcode == 0 and labels == [TABLE[p] for p in rollouts(4)]
     assert judge.grade(rollouts(4))[0].ok
+
+
+def test_a_cancelled_agrade_leaves_the_shared_grading_running(server):
+    """Cancelling one caller (a verl rollout that timed out) cancels its wait, not the pair's request,
+    which other callers may be waiting for."""
+    server.reply = RuleTable(TABLE)
+    server.latency = 0.3
+    judge = judge_for(server, "none")
+    pair = [("species 2", "answer 2")]
+
+    async def impatient():
+        with pytest.raises(asyncio.TimeoutError):
+            await asyncio.wait_for(judge.agrade(pair), 0.05)
+
+    waiter = threading.Thread(target=lambda: results.append(judge.grade(pair)))
+    results: list = []
+    waiter.start()
+    asyncio.run(impatient())
+    waiter.join(10)
+    assert results and results[0][0].category.value == TABLE[pair[0]]
+    assert len(server.requests) == 1

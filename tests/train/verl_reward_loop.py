@@ -12,9 +12,9 @@ and their event loops are the ones Ray would run.
 
 SPEC: {"judge_config": path, "workers": int, "rollouts": [[ground_truth, response_text, uid], ...],
        "reward_kwargs": {...}, "overrides": [...], "seed": int, "estimator": bool,
-       "rate_limited_probe": bool}
+       "rate_limited_probe": bool, "reward_path": another reward file (benchmarks: verl's own cost)}
 Output: {"scores": [...], "categories": [...], "errors": [...], "seconds": wall time of the scoring
-         (all workers released together), "judge": summed judge counters (llm, cache, requests),
+         (all workers released together), "worker_cpu": CPU seconds of all workers while scoring, "judge": summed judge counters (llm, cache, requests),
          "advantage": "ok" | error text, "rate_limited": error text}
 """
 
@@ -60,6 +60,7 @@ def compose_config(spec: dict, tokenizer_dir: str, extra: list[str] = ()):
         *[f"+reward.custom_reward_function.reward_kwargs.{k}={json.dumps(v)}" for k, v in kwargs.items()],
         f"actor_rollout_ref.rollout.n={spec.get('n', 10)}",
         *spec.get("overrides", []), *extra,
+        *([f"reward.custom_reward_function.path={spec['reward_path']}"] if spec.get("reward_path") else []),
     ]
     return compose(overrides)
 
@@ -85,13 +86,12 @@ def rollout_item(tokenizer, ground_truth: str, text: str, uid: str):
     })
 
 
-def judge_stats() -> dict:
-    """The LLM calls and cache hits of this worker's judge(s)."""
-    from speciarl.ioloop import current_io_loop
+async def judge_stats() -> dict:
+    """The LLM calls and cache hits of this worker's judge(s) (on the worker's loop, their home)."""
+    from speciarl.ioloop import running_loop_home
 
-    loop = current_io_loop()
     totals = {"llm": 0, "cache": 0, "requests": 0}
-    for fut in (loop.state.get("verl_scorers", {}) if loop else {}).values():
+    for fut in running_loop_home().state.get("verl_scorers", {}).values():
         if fut.done() and not fut.exception():
             stats = fut.result().judge.stats
             for key in totals:
@@ -119,9 +119,10 @@ def worker_process(config, rollouts, share, conn, ready) -> None:
         async def all_of_them():
             return await asyncio.gather(*(one(i) for i in share))
 
-        started = time.time()
+        started, cpu = time.time(), time.process_time()
         results = worker.loop.run_until_complete(all_of_them())
-        conn.send({"results": results, "start": started, "end": time.time(), "stats": judge_stats()})
+        conn.send({"results": results, "start": started, "end": time.time(), "cpu": time.process_time() - cpu,
+                   "stats": worker.loop.run_until_complete(judge_stats())})
     except BaseException:  # noqa: BLE001
         ready.abort()  # release the others: the parent reports this crash
         conn.send({"crash": traceback.format_exc()})
@@ -216,6 +217,7 @@ def main() -> None:
         out = {"scores": scores, "categories": categories, "errors": errors,
                "seconds": max(r["end"] for r in replies) - started,
                "worker_seconds": [r["end"] - r["start"] for r in replies],
+               "worker_cpu": sum(r["cpu"] for r in replies),
                "judge": {key: sum(r["stats"][key] for r in replies) for key in replies[0]["stats"]}}
         if spec.get("estimator"):
             out["advantage"] = advantage_check(config, rollouts, scores)

@@ -29,7 +29,7 @@ from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..answers import normalize
 from ..categories import Category
-from ..ioloop import current_io_loop, io_loop
+from ..ioloop import IOLoop, current_io_loop, io_loop
 from .fastpaths import FastPaths
 from .verdict import Verdict
 
@@ -39,6 +39,7 @@ if TYPE_CHECKING:
 Pair = tuple[str, str]  # (ground truth, answer), raw strings
 log = logging.getLogger(__name__)
 
+BATCH_LINGER_S = 0.002  # how long a batch with cache lookups waits for more pairs (one round trip for all)
 SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
 
 
@@ -146,6 +147,18 @@ class BaseJudge:
         self._batch: list[Pair] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._home: IOLoop | None = None  # None: the process's I/O loop
+
+    @property
+    def home(self) -> IOLoop:
+        """The loop this judge's work and loop-bound resources live on."""
+        return self._home if self._home is not None and self._home.alive else io_loop()
+
+    def rehome(self, home: IOLoop) -> None:
+        """Live on another long-lived loop (`speciarl.ioloop.running_loop_home()`), before first use."""
+        if self._pid == os.getpid():
+            raise RuntimeError("rehome() a judge before its first use")
+        self._home = home
 
     # -- subclass hook -------------------------------------------------------------------------------
     async def _grade_unique(self, pairs: list[Pair]) -> list[Verdict]:
@@ -170,23 +183,23 @@ class BaseJudge:
         else:
             raise RuntimeError("judge.grade() called inside a running event loop (it would block it): "
                                "use `await judge.agrade(pairs)`")
-        return io_loop().run(self._agrade_here(list(pairs)))
+        return self.home.run(self._agrade_here(list(pairs)))
 
     def submit(self, pairs: Sequence[Pair]) -> concurrent.futures.Future[list[Verdict]]:
         """Non-blocking form for sync callers: a Future of the verdicts, graded on the I/O loop."""
-        return io_loop().submit(self._agrade_here(list(pairs)))
+        return self.home.submit(self._agrade_here(list(pairs)))
 
     async def agrade(self, pairs: Sequence[Pair]) -> list[Verdict]:
         """One Verdict per pair, in order; never raises for a single failed pair. Any event loop."""
-        return await io_loop().hop(self._agrade_here(list(pairs)))
+        return await self.home.hop(self._agrade_here(list(pairs)))
 
     async def aclose(self) -> None:
         """Wait for the grading in flight, then release the session and cache connection."""
-        await io_loop().hop(self._aclose_here())
+        await self.home.hop(self._aclose_here())
 
     def close(self) -> None:
         """Blocking `aclose` for sync callers (a no-op when the I/O loop never ran)."""
-        loop = current_io_loop()
+        loop = self._home if self._home is not None and self._home.alive else current_io_loop()
         if loop is None or loop.in_loop_thread():
             if self.cache is not None:
                 self.cache.close()
@@ -206,7 +219,8 @@ class BaseJudge:
             self._pid = os.getpid()
             self._inflight, self._batch, self._flush_scheduled, self._tasks = {}, [], False, set()
             self._forget_loop_resources()
-            io_loop().close_at_exit(self)
+            if self._home is None:  # a judge homed on a host's loop is closed by that host
+                io_loop().close_at_exit(self)
 
     def _forget_loop_resources(self) -> None:
         """Subclasses drop their loop-bound objects (HTTP session) here, without closing them."""
@@ -276,7 +290,10 @@ class BaseJudge:
             futures[key] = fut
         if self._batch and not self._flush_scheduled:
             self._flush_scheduled = True
-            loop.call_soon(self._flush)
+            if self.cache is None:
+                loop.call_soon(self._flush)
+            else:  # a cache round trip per batch: let calls arriving a moment later join this one
+                loop.call_later(BATCH_LINGER_S, self._flush)
         return {key: await asyncio.shield(fut) for key, fut in futures.items()}
 
     def _flush(self) -> None:

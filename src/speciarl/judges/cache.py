@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
+import json
 import logging
 import os
 import sqlite3
@@ -195,6 +196,8 @@ class RedisCache(Cache):
         self._loop: asyncio.AbstractEventLoop | None = None
         self._token = uuid.uuid4().hex
         self._warned = False
+        self._waiting: dict[str, tuple[asyncio.Future[str | None], float]] = {}  # key -> (grade, deadline)
+        self._poller: asyncio.Task[None] | None = None
 
     def _redis(self):
         import redis.asyncio as aredis
@@ -203,8 +206,8 @@ class RedisCache(Cache):
         if self._client is None or self._loop is not loop:  # clients are bound to one event loop
             self._client = aredis.Redis.from_url(self.url, decode_responses=True)
             self._loop = loop
+            self._waiting, self._poller = {}, None
         return self._client
-
     def _warn(self, exc: Exception) -> None:
         if not self._warned:
             log.warning("judge cache %s unavailable (%s): grading without it", self.description, exc)
@@ -258,32 +261,81 @@ class RedisCache(Cache):
         return owned, [k for k, ok in zip(keys, got, strict=True) if not ok]
 
     async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
-        """Poll until each key has a grade or its lock is gone; keys without a grade are left out."""
+        """Wait until each key has a grade or its lock is gone; keys without a grade are left out.
+
+        One watcher per cache serves every waiting call: lock holders announce what they stored or
+        released on a pub/sub channel, and a check of all waited-for keys every `poll_interval` x 10
+        (and right after subscribing) catches a missed message or a holder that died."""
+        loop = asyncio.get_running_loop()
+        self._redis()  # (re)binds to this loop, forgetting waits of another loop
+        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
+        futures = []
+        for key in keys:
+            entry = self._waiting.get(key)
+            if entry is None:
+                entry = self._waiting[key] = (loop.create_future(), deadline)
+            futures.append((key, entry[0]))
+        if self._poller is None or self._poller.done():
+            self._poller = asyncio.ensure_future(self._watch())
+        found: dict[str, str] = {}
+        for key, fut in futures:
+            label = await asyncio.shield(fut)
+            if label is not None:
+                found[key] = label
+        return found
+
+    def _settle_wait(self, key: str, label: str | None) -> None:
+        fut, _ = self._waiting.pop(key, (None, 0.0))
+        if fut is not None and not fut.done():
+            fut.set_result(label)
+
+    async def _check_waiting(self) -> None:
+        keys = list(self._waiting)
+        if not keys:
+            return
+        pipe = self._redis().pipeline(transaction=False)
+        for k in keys:
+            pipe.get(self.prefix + k)
+            pipe.exists(self.prefix + "lock:" + k)
+        answers = await pipe.execute()
+        now = time.monotonic()
+        for j, k in enumerate(keys):
+            value, locked = answers[2 * j], answers[2 * j + 1]
+            if value in LABELS:
+                self._settle_wait(k, value)
+            elif (not locked or now > self._waiting[k][1]) and k in self._waiting:
+                self._settle_wait(k, None)  # the holder failed or vanished: the waiter grades it
+
+    async def _watch(self) -> None:
         import redis
 
-        found: dict[str, str] = {}
-        pending = list(keys)
-        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
-        client = self._redis()
+        pubsub = self._redis().pubsub()
         try:
-            while pending and time.monotonic() < deadline:
-                await asyncio.sleep(self.poll_interval)
-                pipe = client.pipeline(transaction=False)
-                for k in pending:
-                    pipe.get(self.prefix + k)
-                    pipe.exists(self.prefix + "lock:" + k)
-                answers = await pipe.execute()
-                still = []
-                for j, k in enumerate(pending):
-                    value, locked = answers[2 * j], answers[2 * j + 1]
-                    if value in LABELS:
-                        found[k] = value
-                    elif locked:
-                        still.append(k)
-                pending = still
-        except (redis.RedisError, OSError) as exc:
+            await pubsub.subscribe(self.prefix + "done")
+            await self._check_waiting()
+            next_check = time.monotonic() + self.poll_interval * 10
+            while self._waiting:
+                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self.poll_interval * 10)
+                if message is not None:
+                    done = json.loads(message["data"])
+                    for k, label in done["grades"].items():
+                        if k in self._waiting and label in LABELS:
+                            self._settle_wait(k, label)
+                    for k in done["released"]:
+                        if k in self._waiting:
+                            self._settle_wait(k, None)  # released without a grade: the waiter grades it
+                if time.monotonic() >= next_check:
+                    await self._check_waiting()
+                    next_check = time.monotonic() + self.poll_interval * 10
+        except (redis.RedisError, OSError, ValueError, KeyError) as exc:
             self._warn(exc)
-        return found
+        finally:
+            for k in list(self._waiting):
+                self._settle_wait(k, None)
+            try:
+                await pubsub.aclose()
+            except Exception:  # noqa: BLE001 - the connection may be gone already
+                pass
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
         import redis
@@ -297,11 +349,16 @@ class RedisCache(Cache):
             for k in release:  # only our own locks (compare-and-delete)
                 pipe.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
                           "end return 0", 1, self.prefix + "lock:" + k, self._token)
+            # wake the workers waiting for these keys (a failed pair is released without a grade)
+            pipe.publish(self.prefix + "done", json.dumps({"grades": grades, "released": [
+                k for k in release if k not in grades]}))
             await pipe.execute()
         except (redis.RedisError, OSError) as exc:
             self._warn(exc)
 
     async def aclose(self) -> None:
+        if self._poller is not None and not self._poller.done():
+            self._poller.cancel()
         if self._client is not None:
             client, self._client, self._loop = self._client, None, None
             try:
@@ -310,7 +367,7 @@ class RedisCache(Cache):
                 pass
 
     def close(self) -> None:
-        self._client, self._loop = None, None
+        self._client, self._loop, self._poller, self._waiting = None, None, None, {}
 
 
 def open_cache(spec: str | os.PathLike[str] | None, **redis_options: float) -> Cache | None:

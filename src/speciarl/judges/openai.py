@@ -15,6 +15,7 @@ import asyncio
 import json
 import os
 import re
+import weakref
 from importlib import resources
 from pathlib import Path
 from typing import Any, get_args
@@ -143,6 +144,8 @@ class OpenAIJudge(BaseJudge):
         if self._session is None or self._session.closed:
             self._session = make_session(self.concurrency, headers=self._auth, timeout=self.timeout)
             self._semaphore = asyncio.Semaphore(self.concurrency)
+            # a judge dropped without close(): its session is closed on its loop, not left to warn at exit
+            weakref.finalize(self, _close_soon, asyncio.get_running_loop(), self._session)
         return self._session, self._semaphore
 
     def _forget_loop_resources(self) -> None:
@@ -254,3 +257,12 @@ def _ignored_constraint(choice_field: str) -> str:
         return ""
     hint = "; vLLM >= 0.12 ignores guided_choice: use structured_outputs" if choice_field == "guided_choice" else ""
     return f": the server ignored the choice constraint (choice_field: {choice_field}{hint})"
+
+
+def _close_soon(loop: asyncio.AbstractEventLoop, session: Any) -> None:
+    if session.closed or loop.is_closed():
+        return
+    try:
+        loop.call_soon_threadsafe(lambda: loop.create_task(session.close()))
+    except RuntimeError:  # the loop is shutting down
+        pass

@@ -3,9 +3,10 @@
 verl 0.9.1 starts `reward.num_workers` async `RewardLoopWorker` actors and sends each finished
 rollout to one of them; the `naive` reward manager awaits an `async def` reward on the worker's
 event loop (a plain `def` would run in asyncio's default thread pool, up to 32 at once). So this
-is an async function: all calls of a worker process share one judge, built on first use and kept
-for the worker's life on the process's I/O loop (`speciarl.ioloop`): one HTTP session, one cache
-connection, identical pairs in flight merged, concurrent calls batched into one cache lookup.
+is an async function: all calls of a worker share one judge per process and event loop, built on
+first use and kept for the worker's life, homed on the worker's own loop (`speciarl.ioloop.
+running_loop_home`: awaited without crossing threads): one HTTP session, one cache connection,
+identical pairs in flight merged, concurrent calls batched into one cache lookup.
 
 Returns, as before: `score` = the category rank for group-anchored schemes (turned into rewards by
 the `speciarl` advantage estimator, see `advantage.py`), the static reward otherwise; `category`,
@@ -28,7 +29,7 @@ import sys
 from typing import Any
 
 from speciarl.errors import ConfigError
-from speciarl.ioloop import io_loop
+from speciarl.ioloop import io_loop, running_loop_home
 from speciarl.train.config import RETRY_BUDGET_S, RETRY_INTERVAL_S
 
 # verl reward managers that pass a reward's exception on (the rollout fails, never scores); every other
@@ -73,16 +74,25 @@ async def _scorer(judge_config: str | dict | None, scheme: str, retry_budget_s: 
     if judge_config is None:
         raise ConfigError("verl reward: pass reward_kwargs.judge_config (a YAML file or mapping) "
                           "or set SPECIARL_JUDGE_CONFIG")
-    key = json.dumps([judge_config, scheme, retry_budget_s, retry_interval_s, workers], sort_keys=True, default=str)
-    scorers: dict[str, asyncio.Future[Any]] = io_loop().state.setdefault("verl_scorers", {})
+    config_key = judge_config if isinstance(judge_config, str) else json.dumps(judge_config, sort_keys=True,
+                                                                             default=str)
+    key = (config_key, scheme, retry_budget_s, retry_interval_s, workers)  # hashing a tuple: every call does it
+    home = running_loop_home()  # the worker's own loop: awaited without crossing threads
+    scorers: dict[tuple, asyncio.Future[Any]] = home.state.setdefault("verl_scorers", {})
     if key not in scorers:
-        scorers[key] = asyncio.ensure_future(asyncio.get_running_loop().run_in_executor(
-            None, _build_scorer, judge_config, scheme, retry_budget_s, retry_interval_s, workers))
+        scorers[key] = asyncio.ensure_future(_make_scorer(home, judge_config, scheme, retry_budget_s,
+                                                          retry_interval_s, workers))
     try:
         return await asyncio.shield(scorers[key])
     except Exception:
         scorers.pop(key, None)  # a bad config is reported to every call, and retried by none silently
         raise
+
+
+async def _make_scorer(home, *args: Any):
+    scorer = await asyncio.get_running_loop().run_in_executor(None, _build_scorer, *args)  # reads files
+    scorer.judge.rehome(home)
+    return scorer
 
 
 def _build_scorer(judge_config: str | dict, scheme: str, retry_budget_s: float, retry_interval_s: float,
@@ -136,8 +146,8 @@ async def compute_score(data_source: str, solution_str: str, ground_truth: str, 
     schemes) or the static reward (binary, scala1..3). A judge outage past the budget raises, never
     scores. `reward_workers`: verl's `reward.num_workers`; the judge's `concurrency` is split among them."""
     _check_manager()
-    return await io_loop().hop(_score_here(data_source, solution_str, ground_truth, extra_info, judge_config, scheme,
-                                           noise, noise_seed, retry_budget_s, retry_interval_s, int(reward_workers)))
+    return await _score_here(data_source, solution_str, ground_truth, extra_info, judge_config, scheme, noise,
+                             noise_seed, retry_budget_s, retry_interval_s, int(reward_workers))
 
 
 def compute_score_sync(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None,
