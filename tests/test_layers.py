@@ -66,7 +66,7 @@ def test_imports_point_down(path):
         assert others <= stdlib, f"core module {path} imports third-party {others - stdlib}"
 
 
-HEAVY = {"torch", "transformers", "trl", "peft", "vllm", "datasets", "accelerate", "sentence_transformers"}
+HEAVY = {"torch", "transformers", "trl", "peft", "vllm", "datasets", "accelerate", "sentence_transformers", "spacy"}
 
 
 @pytest.mark.parametrize("path", [p for p in MODULES if _top(p) in {"cli", "report", "judges", "rewards", "metrics",

@@ -149,3 +149,15 @@ def test_owc_command_missing_spacy_pipeline_is_a_clear_error(tmp_path, capsys):
     write_records_atomic(path, [_rec("samoyed", "a samoyed")])
     assert main(["owc", str(path), "--semantic", "--spacy-model", "no_such_pipeline"]) != 0
     assert "spacy download no_such_pipeline" in capsys.readouterr().err
+
+
+def test_a_spacy_pipeline_folder_works_like_its_name(tmp_path):
+    pytest.importorskip("spacy")
+    from speciarl.report.owc import ConceptExtractor
+
+    by_name = ConceptExtractor(SPACY_TEST_MODEL)
+    by_name.nlp.to_disk(tmp_path / "pipeline")
+    by_folder = ConceptExtractor(str(tmp_path / "pipeline"))
+    text = ["his golden retriever in Paris", "an Airbus A380 double-decker"]
+    assert by_folder.concepts(text) == by_name.concepts(text)
+    assert by_name.concepts(text)[0][0] == "golden retriever"
