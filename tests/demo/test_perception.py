@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import json
 import shutil
 from pathlib import Path
 
 import pytest
 
+from speciarl.cli import main
 from speciarl.demo import perception
 
 
@@ -41,3 +43,20 @@ def test_used_only_for_its_own_recipe(shipped_copy: Path, tmp_path: Path) -> Non
     target.parent.mkdir()
     perception.install(perception.SHIPPED, target)
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in shipped_copy.iterdir())
+
+
+@pytest.mark.slow
+@pytest.mark.timeout(2400)
+def test_rebuild_is_byte_identical_to_the_shipped_checkpoint(tmp_path: Path, capsys) -> None:
+    """`speciarl demo --rebuild-perception` trains the phase from scratch (3,000 steps: ~4-8 CPU minutes)."""
+    out = tmp_path / "rebuild"
+    assert main(["demo", "--rebuild-perception", "--output-dir", str(out)]) == 0
+    printed = capsys.readouterr().out
+    assert "identical to the shipped checkpoint" in printed, printed
+    rebuilt = json.loads((out / "models" / "perception" / perception.MANIFEST).read_text())
+    assert rebuilt["recipe"] == perception.shipped_manifest()["recipe"]
+    assert (out / "models" / "perception" / "model.safetensors").read_bytes() == \
+        (perception.SHIPPED / "model.safetensors").read_bytes()
+    # the rebuild stops after the perception phase, and refuses to overwrite a checkpoint
+    assert not (out / "models" / "warm_start").exists()
+    assert main(["demo", "--rebuild-perception", "--output-dir", str(out)]) == 2
