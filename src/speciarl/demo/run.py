@@ -73,12 +73,16 @@ def _trl_common(out: Path, seed: int) -> dict[str, Any]:
 
 
 def sft_config(settings: DemoSettings, model_path: Path, sft_file: Path, out: Path, seed: int, *, steps: int,
-               lr: float, scheduler: str = "constant"):
-    """The `speciarl sft` config of one warm-start phase (the vision tower trains: it starts random)."""
+               lr: float, scheduler: str = "constant", freeze_vision: bool = False):
+    """The `speciarl sft` config of one warm-start phase.
+
+    Perception trains the vision tower (it starts random); the habit phase freezes it: it teaches a
+    reply habit on top of what the model sees (docs/demo.md, design log 5).
+    """
     from ..train.config import parse_config
 
     raw = {
-        "model": {"name_or_path": str(model_path), "dtype": "float32", "freeze_vision": False},
+        "model": {"name_or_path": str(model_path), "dtype": "float32", "freeze_vision": freeze_vision},
         "data": {"train_file": str(sft_file), "prompt": str(PROMPT_FILE), "sft_target": SFT_TARGET},
         "logging": {"samples_every": 0},
         **_trl_common(out, seed),
@@ -298,7 +302,7 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
                     total=settings.habit_steps) as stage:
         if not _done(warm):
             _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
-                                  steps=settings.habit_steps, lr=settings.habit_lr), warm, stage)
+                                  steps=settings.habit_steps, lr=settings.habit_lr, freeze_vision=True), warm, stage)
 
     from ..train.run import build_grpo_trainer
 
