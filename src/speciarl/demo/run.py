@@ -204,10 +204,10 @@ def honest_oracle(split_records: list[Any], taxonomy: Path, run_dir: Path) -> Pa
     return _grade(predictions, taxonomy)
 
 
-# Seconds per unit of work on the development machine (2 cores, one torch thread, measured with
-# benchmarks/bench_demo.py; docs/demo.md): each stage's expected time in the live view.
-COST_S = {"image": 0.0025, "model": 4.0, "install": 1.0, "sft_step": 0.07, "trainer": 2.0, "rollout": 0.006,
-          "greedy": 0.004, "sample": 0.0015, "report": 4.0}
+# CPU seconds per unit of work on the development machine (2 shared cores, one torch thread; measured
+# with benchmarks/bench_demo.py, docs/demo.md): each stage's expected time in the live view.
+COST_S = {"image": 0.0015, "model": 3.0, "install": 1.0, "sft_step": 0.13, "trainer": 4.0, "rollout": 0.0125,
+          "greedy": 0.004, "sample": 0.0033, "report": 5.0}
 
 
 def expected_seconds(settings: DemoSettings, *, shipped_perception: bool) -> dict[str, float]:
