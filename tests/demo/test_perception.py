@@ -48,7 +48,7 @@ def test_used_only_for_its_own_recipe(shipped_copy: Path, tmp_path: Path) -> Non
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
 def test_rebuild_is_byte_identical_to_the_shipped_checkpoint(tmp_path: Path, capsys) -> None:
-    """`speciarl demo --rebuild-perception` trains the phase from scratch (3,000 steps: ~4-8 CPU minutes)."""
+    """`speciarl demo --rebuild-perception` trains the phase from scratch (3,000 steps: ~8 minutes on 2 cores)."""
     out = tmp_path / "rebuild"
     assert main(["demo", "--rebuild-perception", "--output-dir", str(out)]) == 0
     printed = capsys.readouterr().out
