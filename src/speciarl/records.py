@@ -70,17 +70,15 @@ class Record:
 
     def to_dict(self) -> dict[str, Any]:
         out: dict[str, Any] = {}
-        for f in fields(self):
-            if f.name in ("extra", "graded"):
-                continue
-            value = getattr(self, f.name)
-            if f.name == "category":
+        for name in _OUTPUT_FIELDS:
+            value = getattr(self, name)
+            if name == "category":
                 if not self.graded:
                     continue
                 value = None if value is None else value.value
-            elif value is None and f.name not in ("answer",):
+            elif value is None and name != "answer":
                 continue
-            out[f.name] = value
+            out[name] = value
         for k, v in self.extra.items():
             out.setdefault(k, v)
         return out
@@ -111,6 +109,8 @@ class Record:
 
 
 _KNOWN_FIELDS = frozenset(f.name for f in fields(Record)) - {"extra", "graded"}
+# The written fields in declaration order (to_dict is on every hot path: no dataclasses.fields() per call).
+_OUTPUT_FIELDS = tuple(f.name for f in fields(Record) if f.name not in ("extra", "graded"))
 _STRING_FIELDS = ("sample_id", "dataset", "ground_truth", "split")
 _CATEGORY_BY_LABEL: dict[str, Category] = {c.value: c for c in Category}
 # Compact category codes for streaming aggregation: 0 = parse failure, then the labels worst to best.
