@@ -275,11 +275,18 @@ class RunTally:
         yield from self._split.values()
 
     def vectors(self) -> dict[str, Counter[tuple[int, ...]]]:
-        """dataset -> how many samples have each category-count vector (indexed by code)."""
+        """dataset -> how many samples have each category-count vector (indexed by code), datasets sorted
+        (macro averages then sum in the same order whatever the order of the lines)."""
         out: dict[str, Counter[tuple[int, ...]]] = defaultdict(Counter)
         for state in self._states():
             out[state[0]][tuple(state[2:])] += 1
-        return dict(out)
+        return dict(sorted(out.items()))
+
+
+def _canonical(vectors: Mapping[tuple[int, ...], int]) -> list[tuple[tuple[int, ...], int]]:
+    """Distinct vectors in a fixed order: float sums then do not depend on the order of the file's lines
+    (verify writes chunks as they finish), so two gradings of one run give bit-identical numbers."""
+    return sorted(vectors.items())
 
 
 def _vector_counts(vector: Sequence[int]) -> dict[str, float]:
@@ -294,7 +301,7 @@ def _add_scaled(total: dict[str, float], counts: Mapping[str, float], times: int
 def counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
     """Category counts over every prediction of samples given as {count vector: number of samples}."""
     total: dict[str, float] = {}
-    for vector, times in vectors.items():
+    for vector, times in _canonical(vectors):
         _add_scaled(total, _vector_counts(vector), times)
     return total
 
@@ -302,7 +309,7 @@ def counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float
 def best_counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
     """Best-of-N category counts: per sample its highest-ranked code (codes are in `order`)."""
     total: dict[str, float] = {}
-    for vector, times in vectors.items():
+    for vector, times in _canonical(vectors):
         best = max(code for code, n in enumerate(vector) if n)
         total[CODE_KEYS[best]] = total.get(CODE_KEYS[best], 0.0) + times
     return total
@@ -319,7 +326,7 @@ def best_of_k_counts_of_vectors(vectors: Mapping[tuple[int, ...], int], k: int) 
         raise ValueError(f"k must be >= 1, got {k}")
     total: dict[str, float] = {}
     comb: list[int] = []
-    for vector, times in vectors.items():
+    for vector, times in _canonical(vectors):
         n = sum(vector)
         if n < k:
             raise ValueError(f"best-of-{k} needs at least {k} predictions per sample, one sample has {n}")

@@ -75,6 +75,20 @@ def test_streaming_summary_equals_the_in_memory_computation(tmp_path, seed):
     _assert_close(summarize_run(records), expected)
 
 
+def test_the_summary_does_not_depend_on_the_order_of_the_lines(tmp_path):
+    """verify writes chunks as the judge finishes them, so two gradings of one run hold the same lines in
+    another order: their summary.json must be the same to the last bit, not only to 1e-12."""
+    path = _write_run(tmp_path / "run.jsonl", 5, samples=400, n_range=(4, 16))
+    lines = path.read_text(encoding="utf-8").splitlines(keepends=True)
+    summaries = []
+    for seed in range(3):
+        random.Random(seed).shuffle(lines)
+        shuffled = tmp_path / f"shuffled{seed}.jsonl"
+        shuffled.write_text("".join(lines), encoding="utf-8")
+        summaries.append(json.dumps(summarize_tally(tally_file(shuffled)), sort_keys=True))
+    assert summaries[0] == summaries[1] == summaries[2]
+
+
 def test_a_sample_id_reused_in_two_datasets_counts_in_each(tmp_path):
     rows = [{"sample_id": "x", "dataset": "cub200", "ground_truth": "a", "answer": "a", "category": "specific",
              "prediction_index": 0},
