@@ -8,6 +8,7 @@ rewrite where a file is produced whole, and resume by key.
 
 from __future__ import annotations
 
+import functools
 import json
 import os
 import tempfile
@@ -116,6 +117,40 @@ _CATEGORY_BY_LABEL: dict[str, Category] = {c.value: c for c in Category}
 # Compact category codes for streaming aggregation: 0 = parse failure, then the labels worst to best.
 CATEGORY_CODES: dict[str | None, int] = {None: 0, **{c.value: i for i, c in enumerate(Category, start=1)}}
 _MISSING = object()
+
+
+def graded_dict(data: dict[str, Any], answer: str | None, answer_normalized: str | None,
+                ground_truth_normalized: str, category: str | None, judge: str) -> dict[str, Any]:
+    """`Record.from_dict(data)` with its grade set (`category` a label, None = parse failure), back
+    through `to_dict()`: the same keys, values and order, without building a Record (a judge's hot path).
+
+    `data` must have passed `key_fields`; when its key fields are all strings (the common case) the
+    dict is built directly, otherwise through Record (which converts them)."""
+    get = data.get
+    if not (type(data["sample_id"]) is str and type(data["dataset"]) is str and type(data["ground_truth"]) is str
+            and type(get("split", "")) is str):
+        record = Record.from_dict(data)
+        record.answer, record.answer_normalized = answer, answer_normalized
+        record.ground_truth_normalized, record.judge, record.graded = ground_truth_normalized, judge, True
+        record.category = None if category is None else _CATEGORY_BY_LABEL[category]
+        return record.to_dict()
+    out = {"sample_id": data["sample_id"], "dataset": data["dataset"], "ground_truth": data["ground_truth"],
+           "split": get("split", "test"), "prediction_index": get("prediction_index", 0)}
+    for name in ("completion", "prompt_name", "prompt_hash", "model"):
+        value = get(name)
+        if value is not None:
+            out[name] = value
+    out["answer"] = answer
+    if answer_normalized is not None:
+        out["answer_normalized"] = answer_normalized
+    out["ground_truth_normalized"] = ground_truth_normalized
+    out["category"] = category
+    if judge is not None:
+        out["judge"] = judge
+    for key, value in data.items():  # the user's own fields, in their order
+        if key not in _KNOWN_FIELDS:
+            out[key] = value
+    return out
 
 
 
@@ -303,9 +338,56 @@ def check_unique(records: Iterable[Record], path: str | os.PathLike[str]) -> Non
         seen[record.key] = position
 
 
+# One encoder for every line (json.dumps with options builds a new one per call).
+_encode = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+_PLAIN_TYPES = frozenset((str, int, bool, type(None)))
+
+
 def dumps(record: Record | dict[str, Any]) -> str:
+    """One record as a compact JSON line (no newline), UTF-8 characters kept as they are."""
+    return _encode(record.to_dict() if isinstance(record, Record) else record)
+
+
+def dump_line(record: Record | dict[str, Any]) -> bytes:
+    """`dumps(record) + "\n"`, UTF-8 encoded: the bytes every writer puts in a record file.
+
+    orjson writes the same bytes as `dumps` for strings, integers, booleans and null (checked
+    character by character in tests/core/test_records_writer.py) at a fraction of the cost, so it is
+    used when a record holds only those (the common case); a float (the standard library writes 1e-05
+    and NaN, orjson 1e-5 and null), an integer beyond 64 bits or a string orjson refuses takes `dumps`."""
     data = record.to_dict() if isinstance(record, Record) else record
-    return json.dumps(data, ensure_ascii=False, separators=(",", ":"))
+    fast = _orjson_dumps()
+    if fast is not None and _plain(data):
+        try:
+            return fast(data)
+        except TypeError:  # an integer beyond 64 bits, a lone surrogate: the standard library decides
+            pass
+    return (_encode(data) + "\n").encode("utf-8")
+
+
+def _plain(value: Any) -> bool:
+    """Whether `value` (a decoded JSON value) holds no float anywhere: strings, ints, bools, nulls."""
+    if type(value) is dict:
+        values = value.values()
+    elif type(value) is list:
+        values = value
+    else:
+        return type(value) in _PLAIN_TYPES
+    for item in values:
+        if type(item) not in _PLAIN_TYPES and not _plain(item):
+            return False
+    return True
+
+
+@functools.cache
+def _orjson_dumps() -> Callable[[Any], bytes] | None:
+    """orjson.dumps ending each line with a newline (a core dependency, imported on first use so that
+    records.py stays stdlib-only at import), or None."""
+    try:
+        import orjson
+    except ImportError:  # pragma: no cover - orjson is a declared dependency
+        return None
+    return functools.partial(orjson.dumps, option=orjson.OPT_APPEND_NEWLINE)
 
 
 def _trim_partial_tail(path: Path) -> None:
@@ -334,21 +416,23 @@ def _trim_partial_tail(path: Path) -> None:
 
 
 class RecordWriter:
-    """Append-and-flush JSONL writer for stages that produce records one by one (resumable)."""
+    """Append-and-flush JSONL writer for stages that produce records one by one (resumable).
+
+    Every `write*` call ends with a flush to the OS, so what it wrote survives a kill of the process."""
 
     def __init__(self, path: str | os.PathLike[str]):
         self.path = Path(path)
         self.path.parent.mkdir(parents=True, exist_ok=True)
         if self.path.exists():
             _trim_partial_tail(self.path)
-        self._fh = open(self.path, "a", encoding="utf-8")
+        self._fh = open(self.path, "ab")
 
     def write(self, record: Record | dict[str, Any]) -> None:
-        self._fh.write(dumps(record) + "\n")
+        self._fh.write(dump_line(record))
         self._fh.flush()
 
     def write_many(self, records: Iterable[Record | dict[str, Any]]) -> None:
-        self._fh.writelines(dumps(r) + "\n" for r in records)
+        self._fh.write(b"".join(map(dump_line, records)))
         self._fh.flush()
 
     def close(self) -> None:
@@ -466,4 +550,4 @@ def write_lines_atomic(path: str | os.PathLike[str], chunks: Iterable[str | byte
 
 def write_records_atomic(path: str | os.PathLike[str], records: Iterable[Record | dict[str, Any]]) -> None:
     """All records into a new file, atomically, streamed (a generator of records stays a stream)."""
-    write_lines_atomic(path, (dumps(r) + "\n" for r in records))
+    write_lines_atomic(path, map(dump_line, records))

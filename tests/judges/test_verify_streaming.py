@@ -114,3 +114,39 @@ def test_resume_skips_what_is_done_and_ignores_a_cut_last_line(tmp_path, taxonom
     assert result.input_records == len(data) and result.skipped == 50 and result.written == len(data) - 50
     keys = [r.key for r in read_records(out)]
     assert len(keys) == len(set(keys)) == len(data)
+
+
+class CountingEachJudge(CountingJudge):
+    """The same, through `submit_each` (many chunks per call, each handed back when graded)."""
+
+    def submit_each(self, groups, on_done):
+        with self.lock:
+            self.outstanding += len(groups)
+            self.most = max(self.most, self.outstanding)
+            self.calls = getattr(self, "calls", 0) + 1
+
+        def counted(index, verdicts):
+            with self.lock:
+                self.outstanding -= 1
+            on_done(index, verdicts)
+
+        return self.judge.submit_each(groups, counted)
+
+
+def test_chunks_go_in_groups_within_the_window_and_match_one_chunk_per_call(tmp_path, taxonomy, monkeypatch):
+    monkeypatch.setattr(verify, "WINDOW", 12)
+    monkeypatch.setattr(verify, "GROUP", 5)
+    src = write(tmp_path / "pred.jsonl", rows(150))
+    each = CountingEachJudge(taxonomy)
+    result = verify.run_verify(src, tmp_path / "each.jsonl", each, progress=False)
+    each.close()
+    assert 5 <= each.most <= 12 and each.calls >= (600 - 75) // 8 // 5
+    one = CountingJudge(taxonomy)  # no submit_each: one call per chunk
+    reference = verify.run_verify(src, tmp_path / "one.jsonl", one, progress=False)
+    one.close()
+    by_key = {(r["sample_id"], r["prediction_index"]): r for r in map(json.loads, open(tmp_path / "one.jsonl"))}
+    lines = [json.loads(line) for line in open(tmp_path / "each.jsonl")]
+    assert len(lines) == len(by_key) == 600
+    assert all(list(line.items()) == list(by_key[line["sample_id"], line["prediction_index"]].items())
+               for line in lines)
+    assert result.counts == reference.counts and result.written == reference.written == 600

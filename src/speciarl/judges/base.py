@@ -8,7 +8,8 @@ one bad pair cannot sink a batch.
 
 Concurrency model (one for every judge, TRL's pattern): all of a judge's work runs on the process's
 I/O loop (`speciarl.ioloop`), a long-lived event loop in a daemon thread. The doors are thin:
-`grade()` (blocking, any thread), `submit()` (a concurrent Future, any thread) and `agrade()`
+`grade()` (blocking, any thread), `submit()` (a concurrent Future, any thread), `submit_each()` (many
+groups in one call, each handed to a callback when complete) and `agrade()`
 (awaitable from any event loop: it hops to the I/O loop). So the HTTP session, the cache connection,
 the in-flight table and the counters are only ever touched by that one thread, and live until
 `aclose()` / `close()`.
@@ -23,7 +24,7 @@ import json
 import logging
 import os
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
@@ -189,6 +190,18 @@ class BaseJudge:
         """Non-blocking form for sync callers: a Future of the verdicts, graded on the I/O loop."""
         return self.home.submit(self._agrade_here(list(pairs)))
 
+    def submit_each(self, groups: Sequence[Sequence[Pair]],
+                    on_done: Callable[[int, list[Verdict]], None]) -> concurrent.futures.Future[None]:
+        """Grade many small groups of pairs in one call, handing each group's verdicts to
+        `on_done(group index, verdicts)` as soon as that group is complete. For sync callers that use
+        each group when it is done (`speciarl verify` writes a chunk of records): one trip to the I/O
+        loop and one pass over all the pairs instead of one per group.
+
+        `on_done` runs on the I/O loop's thread and must not block (put the verdicts on a queue).
+        The Future ends when every group has been handed over; it carries the exception if `on_done`
+        raised. Cancelling it stops the handing over, not the grading other calls share."""
+        return self.home.submit(self._agrade_groups([list(group) for group in groups], on_done))
+
     async def agrade(self, pairs: Sequence[Pair]) -> list[Verdict]:
         """One Verdict per pair, in order; never raises for a single failed pair. Any event loop."""
         return await self.home.hop(self._agrade_here(list(pairs)))
@@ -231,33 +244,52 @@ class BaseJudge:
         if self.cache is not None:
             await self.cache.aclose()
 
-    async def _agrade_here(self, pairs: list[Pair]) -> list[Verdict]:
-        self._bind()
-        started = time.perf_counter()
+    def _fold(self, pairs: list[Pair]) -> tuple[list[Verdict | None], dict[Pair, list[int]]]:
+        """Settle what needs no lookup: (verdicts by position, None where pending; normalised pair ->
+        the positions waiting for its verdict). Counts fast paths and repeats."""
         results: list[Verdict | None] = [None] * len(pairs)
         stats = self.stats
         stats.pairs += len(pairs)
         stats.calls += 1
         check, norm, memo = self.fast_paths.check, self.normalize, self._norm
         # Fold raw duplicates first: rollouts of one image repeat the same answer a lot.
-        first_of: dict[Pair, int] = {}
+        key_of: dict[Pair, Pair | int] = {}  # raw pair -> its normalised pair, or the position of its fast verdict
         todo: dict[Pair, list[int]] = {}  # normalised pair -> positions
         for i, pair in enumerate(pairs):
-            if pair in first_of:
+            seen = key_of.get(pair)
+            if seen is not None:
+                stats.duplicate += 1
+                if type(seen) is int:
+                    results[i] = results[seen]
+                else:
+                    todo[seen].append(i)
                 continue
-            first_of[pair] = i
             key = (memo.get(pair[0]) or norm(pair[0]), memo.get(pair[1]) or norm(pair[1]))
             positions = todo.get(key)
             if positions is not None:
                 positions.append(i)
+                key_of[pair] = key
                 stats.duplicate += 1
                 continue
             fast = check(key[0], key[1], pair[1])
             if fast is not None:
                 results[i] = fast
+                key_of[pair] = i
                 setattr(stats, fast.source, getattr(stats, fast.source) + 1)
                 continue
+            key_of[pair] = key
             todo[key] = [i]
+        return results, todo
+
+    def _timed(self, started: float) -> None:
+        elapsed = time.perf_counter() - started
+        self.stats.seconds += elapsed
+        self.stats.last_call_seconds = elapsed
+
+    async def _agrade_here(self, pairs: list[Pair]) -> list[Verdict]:
+        self._bind()
+        started = time.perf_counter()
+        results, todo = self._fold(pairs)
         if todo:
             if self.cache is None and self.grades_inline:  # nothing to wait for: grade right here
                 verdicts: dict[Pair, Verdict] = {}
@@ -265,19 +297,77 @@ class BaseJudge:
             else:
                 verdicts = await self._join(list(todo))
             for key, positions in todo.items():
+                verdict = verdicts[key]
                 for i in positions:
-                    results[i] = verdicts[key]
-        for i, pair in enumerate(pairs):
-            if results[i] is None:
-                results[i] = results[first_of[pair]]
-                stats.duplicate += 1
-        elapsed = time.perf_counter() - started
-        stats.seconds += elapsed
-        stats.last_call_seconds = elapsed
+                    results[i] = verdict
+        self._timed(started)
         return results  # type: ignore[return-value]
 
-    async def _join(self, keys: list[Pair]) -> dict[Pair, Verdict]:
-        """Verdicts for keys: join those in flight, queue the rest for the next batch."""
+    async def _agrade_groups(self, groups: list[list[Pair]], on_done: Callable[[int, list[Verdict]], None]) -> None:
+        """`_agrade_here` over all groups at once, handing each group over as soon as it is complete."""
+        self._bind()
+        started = time.perf_counter()
+        pairs = [pair for group in groups for pair in group]
+        results, todo = self._fold(pairs)
+        group_of: list[int] = []
+        for g, group in enumerate(groups):
+            group_of.extend([g] * len(group))
+        starts = [0]
+        for group in groups:
+            starts.append(starts[-1] + len(group))
+        remaining = [0] * len(groups)  # positions of each group still waiting for a verdict
+        for positions in todo.values():
+            for i in positions:
+                remaining[group_of[i]] += 1
+        failed: list[BaseException] = []
+        live = [True]  # False once this call ends (cancelled): nothing more is handed over
+
+        def hand_over(g: int) -> None:
+            if not live[0]:
+                return
+            try:
+                on_done(g, results[starts[g]:starts[g + 1]])  # type: ignore[arg-type]
+            except BaseException as exc:  # noqa: BLE001 - the caller's callback: re-raised at the end
+                failed.append(exc)
+
+        def settle(key: Pair, verdict: Verdict) -> None:
+            for i in todo[key]:
+                results[i] = verdict
+                g = group_of[i]
+                remaining[g] -= 1
+                if not remaining[g]:
+                    hand_over(g)
+
+        for g, left in enumerate(remaining):
+            if not left:
+                hand_over(g)
+        if todo:
+            if self.cache is None and self.grades_inline:
+                verdicts: dict[Pair, Verdict] = {}
+                await self._grade_and_store(list(todo), verdicts)
+                for key, verdict in verdicts.items():
+                    settle(key, verdict)
+            else:
+                waiting: dict[asyncio.Future[Verdict], Callable[[Any], None]] = {}
+                for key, fut in self._register(list(todo)).items():
+                    if fut.done():
+                        settle(key, fut.result())
+                    else:
+                        waiting[fut] = callback = (lambda f, key=key: settle(key, f.result()))
+                        fut.add_done_callback(callback)
+                try:
+                    if waiting:  # asyncio.wait never cancels them: other calls may share these pairs
+                        await asyncio.wait(waiting)
+                finally:  # cancelled: hand nothing more over
+                    live[0] = False
+                    for fut, callback in waiting.items():
+                        fut.remove_done_callback(callback)
+        self._timed(started)
+        if failed:
+            raise failed[0]
+
+    def _register(self, keys: list[Pair]) -> dict[Pair, asyncio.Future[Verdict]]:
+        """A future per key: the one in flight, else a new one queued for the next batch."""
         loop = asyncio.get_running_loop()
         futures: dict[Pair, asyncio.Future[Verdict]] = {}
         for key in keys:
@@ -294,7 +384,12 @@ class BaseJudge:
                 loop.call_soon(self._flush)
             else:  # a cache round trip per batch: let calls arriving a moment later join this one
                 loop.call_later(BATCH_LINGER_S, self._flush)
-        return {key: await asyncio.shield(fut) for key, fut in futures.items()}
+        return futures
+
+    async def _join(self, keys: list[Pair]) -> dict[Pair, Verdict]:
+        """Verdicts for keys: join those in flight, queue the rest for the next batch."""
+        futures = self._register(keys)
+        return {key: fut.result() if fut.done() else await asyncio.shield(fut) for key, fut in futures.items()}
 
     def _flush(self) -> None:
         """Start one batch with every key queued during this loop iteration (one cache round trip)."""

@@ -13,8 +13,8 @@ records again and keeps at most WINDOW chunks in the judge's hands at a time.
 from __future__ import annotations
 
 import concurrent.futures
-import dataclasses
 import os
+import queue
 import time
 from collections import Counter
 from collections.abc import Iterable, Iterator
@@ -25,15 +25,18 @@ from ..answers import extract_answer, normalize
 from ..categories import LABELS
 from ..errors import SpeciarlError
 from ..records import (
-    BASE_FIELDS, KeySet, Record, RecordError, RecordWriter, completed_keyset, iter_json_lines, key_fields,
+    BASE_FIELDS, KeySet, RecordError, RecordWriter, completed_keyset, graded_dict, iter_json_lines, key_fields,
 )
 
-# Records per judge call. A chunk is written when its last pair is graded, so a kill loses the pairs in
-# flight plus at most CHUNK - 1 finished neighbours per chunk; 8 measured as fast as 32 (1 was ~40 % slower).
+# Records graded and written together. A chunk is written when its last pair is graded, so a kill loses the
+# pairs in flight plus at most CHUNK - 1 finished neighbours per chunk.
 CHUNK = 8
 # Chunks submitted to the judge and not yet written: bounds memory (records in flight) while keeping far
 # more pairs in the judge's hands than its concurrency (default 64).
 WINDOW = 512
+# Chunks per judge call (`judge.submit_each`): one trip to the judge's I/O loop and one cache lookup for up
+# to 1,024 records, each chunk still handed back (and written) as soon as it is graded.
+GROUP = 128
 
 
 @dataclass
@@ -66,13 +69,16 @@ class VerifyResult:
                 f"not graded {len(self.errors)}")
 
 
-def record_answer(record: Record, path: str | os.PathLike[str], line: int) -> str | None:
-    """The answer to grade: the record's `answer`, else extracted from its `completion`; None = parse failure."""
-    if record.answer is not None:
-        return record.answer.strip() or None
-    if record.completion is not None:
-        return extract_answer(record.completion)
-    which = f"record {record.sample_id!r} #{record.prediction_index}"
+def record_answer(data: dict[str, Any], path: str | os.PathLike[str], line: int) -> str | None:
+    """The answer to grade: the record's `answer`, else extracted from its `completion`; None = parse failure.
+    `data` is a record as read (it passed `key_fields`)."""
+    answer = data.get("answer")
+    if answer is not None:
+        return answer.strip() or None
+    completion = data.get("completion")
+    if completion is not None:
+        return extract_answer(completion)
+    which = f"record {str(data['sample_id'])!r} #{data.get('prediction_index', 0)}"
     raise RecordError(path, line, "completion", f"{which} has neither a 'completion' nor an 'answer'")
 
 
@@ -116,24 +122,15 @@ def run_verify(
 
     with RecordWriter(out_path) as writer, tqdm(total=todo, desc="verify", unit="rec",
                                                 disable=None if progress else True) as bar:
-        chunks = _chunks(_pending(in_path, done), writer, bar, result, judge.identity, chunk_size)
-        _grade_all(judge, chunks, writer, bar, result, close=judge is not judge_config)
+        try:
+            _Grader(judge, writer, bar, result, chunk_size).run(_pending(in_path, done))
+        finally:
+            if judge is not judge_config:
+                judge.close()
     after = judge.stats.to_dict()
     result.stats = {k: (after[k] - before[k]) if isinstance(after[k], int) else after[k] for k in after}
     result.seconds = time.perf_counter() - started
     return result
-
-
-def _graded(record: Record, answer: str | None, category: Any, identity: str, norm: Any = normalize) -> Record:
-    return dataclasses.replace(
-        record,
-        answer=answer,
-        answer_normalized=None if answer is None else norm(answer),
-        ground_truth_normalized=norm(record.ground_truth),
-        category=category,
-        judge=identity,
-        graded=True,
-    )
 
 
 def _check_input(path: str | os.PathLike[str], done: KeySet) -> tuple[int, int]:
@@ -155,80 +152,126 @@ def _check_input(path: str | os.PathLike[str], done: KeySet) -> tuple[int, int]:
     return total, todo
 
 
-def _pending(path: str | os.PathLike[str], done: KeySet) -> Iterator[tuple[Record, str | None]]:
-    """Pass 2: the records not yet in the output, with the answer to grade (None = parse failure)."""
+def _pending(path: str | os.PathLike[str], done: KeySet) -> Iterator[tuple[dict[str, Any], str | None]]:
+    """Pass 2: the records not yet in the output, as read, with the answer to grade (None = parse failure)."""
+    required = frozenset(BASE_FIELDS)
     for line, data in iter_json_lines(path):
-        record = Record.from_dict(data, path=path, line=line)
-        if record.key not in done:
-            yield record, record_answer(record, path, line)
+        sample_id, _, index, _ = key_fields(data, path, line, BASE_FIELDS, required)
+        if (sample_id, index) not in done:
+            yield data, record_answer(data, path, line)
 
 
-def _chunks(pending: Iterable[tuple[Record, str | None]], writer: RecordWriter, bar: Any, result: VerifyResult,
-            identity: str, chunk_size: int) -> Iterator[list[tuple[Record, str]]]:
-    """Chunks of gradeable records; parse failures are written on the way (they need no judge)."""
-    chunk: list[tuple[Record, str]] = []
-    failures: list[Record] = []
-    for record, answer in pending:
-        if answer is None:
-            failures.append(_graded(record, None, None, identity))
-            if len(failures) >= chunk_size:
-                _write_failures(failures, writer, bar, result)
-            continue
-        chunk.append((record, answer))
-        if len(chunk) == chunk_size:
-            yield chunk
-            chunk = []
-    _write_failures(failures, writer, bar, result)
-    if chunk:
-        yield chunk
+class _Grader:
+    """Pass 2's work: chunks of records to the judge, graded records to the output.
 
+    Records go to the judge in chunks of `chunk_size`, GROUP chunks per call (`judge.submit_each`:
+    one trip to its I/O loop), at most WINDOW chunks in its hands. The judge hands each chunk back, on
+    its own thread, as soon as the chunk is graded; this thread writes every chunk handed back so far
+    in one write and one flush. Parse failures need no judge: they are written every `chunk_size`.
+    A judge without `submit_each` (any object with `submit`) gets one call per chunk."""
 
-def _write_failures(failures: list[Record], writer: RecordWriter, bar: Any, result: VerifyResult) -> None:
-    writer.write_many(failures)
-    result.parse_failures += len(failures)
-    result.written += len(failures)
-    bar.update(len(failures))
-    failures.clear()
+    def __init__(self, judge: Any, writer: RecordWriter, bar: Any, result: VerifyResult, chunk_size: int):
+        self.judge, self.writer, self.bar, self.result, self.chunk_size = judge, writer, bar, result, chunk_size
+        self.identity: str = judge.identity
+        self.norm = getattr(judge, "normalize", normalize)  # BaseJudge memoises it
+        self.handed: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()  # (chunk id, verdicts | failed Future)
+        self.in_judge: dict[int, list[tuple[dict[str, Any], str, str]]] = {}  # chunk id -> (record, truth, answer)
+        self.calls: list[concurrent.futures.Future[Any]] = []
+        self.next_id = 0
+        self.counts: Counter[str] = Counter()
 
+    def run(self, pending: Iterable[tuple[dict[str, Any], str | None]]) -> None:
+        group_size = max(1, min(GROUP, WINDOW))
+        chunk: list[tuple[dict[str, Any], str, str]] = []
+        group: list[list[tuple[dict[str, Any], str, str]]] = []
+        failures: list[dict[str, Any]] = []
+        try:
+            for data, answer in pending:
+                truth = data["ground_truth"]
+                truth = truth if type(truth) is str else str(truth)
+                if answer is None:
+                    failures.append(graded_dict(data, None, None, self.norm(truth), None, self.identity))
+                    if len(failures) >= self.chunk_size:
+                        self._write_failures(failures)
+                    continue
+                chunk.append((data, truth, answer))
+                if len(chunk) == self.chunk_size:
+                    group.append(chunk)
+                    chunk = []
+                    if len(group) == group_size:
+                        self._submit(group)
+                        group = []
+                        self._write_handed(block=False)
+            self._write_failures(failures)
+            if chunk:
+                group.append(chunk)
+            if group:
+                self._submit(group)
+            while self.in_judge:
+                self._write_handed(block=True)
+        finally:
+            for call in self.calls:
+                call.cancel()
+        for label, n in self.counts.items():
+            self.result.counts[label] += n
 
-def _grade_all(judge: Any, chunks: Iterable[list[tuple[Record, str]]], writer: RecordWriter, bar: Any,
-               result: VerifyResult, *, close: bool, window: int | None = None) -> None:
-    """Submit chunks to the judge (it grades on its own I/O loop, merging identical pairs across
-    chunks), at most `window` at a time, and write each chunk from this thread as soon as all its
-    pairs are graded."""
-    window = window or WINDOW
-    counts: Counter[str] = Counter()
-    norm = getattr(judge, "normalize", normalize)  # BaseJudge memoises it
-    futures: dict[concurrent.futures.Future[Any], list[tuple[Record, str]]] = {}
+    def _submit(self, group: list[list[tuple[dict[str, Any], str, str]]]) -> None:
+        """Hand a group of chunks to the judge, once the window has room for it."""
+        while self.in_judge and len(self.in_judge) + len(group) > WINDOW:
+            self._write_handed(block=True)
+        first = self.next_id
+        self.next_id += len(group)
+        for offset, chunk in enumerate(group):
+            self.in_judge[first + offset] = chunk
+        self.calls = [call for call in self.calls if not call.done()]
+        handed = self.handed
+        pairs = [[(truth, answer) for _, truth, answer in chunk] for chunk in group]
+        submit_each = getattr(self.judge, "submit_each", None)
+        if submit_each is not None:
+            call = submit_each(pairs, lambda index, verdicts: handed.put((first + index, verdicts)))
+            self.calls.append(call)
+            call.add_done_callback(lambda f: None if f.cancelled() or f.exception() is None else handed.put((-1, f)))
+            return
+        for offset, chunk_pairs in enumerate(pairs):
+            call = self.judge.submit(chunk_pairs)
+            self.calls.append(call)
+            call.add_done_callback(lambda f, i=first + offset: f.cancelled() or handed.put(
+                (i, f.result()) if f.exception() is None else (-1, f)))
 
-    def write(finished: Iterable[concurrent.futures.Future[Any]]) -> None:
-        for done in finished:
-            chunk, verdicts = futures.pop(done), done.result()
-            out = []
-            for (record, answer), verdict in zip(chunk, verdicts, strict=True):
+    def _write_handed(self, *, block: bool) -> None:
+        """Write every chunk the judge has handed back (waiting for one if `block`), in one flush."""
+        handed = [self.handed.get()] if block else []
+        while True:
+            try:
+                handed.append(self.handed.get_nowait())
+            except queue.Empty:
+                break
+        out: list[dict[str, Any]] = []
+        done = 0
+        identity, norm, counts, errors = self.identity, self.norm, self.counts, self.result.errors
+        for chunk_id, verdicts in handed:
+            if chunk_id < 0:  # the judge call itself failed (not one pair: those are verdicts with an error)
+                verdicts.result()
+            chunk = self.in_judge.pop(chunk_id)
+            done += len(chunk)
+            for (data, truth, answer), verdict in zip(chunk, verdicts, strict=True):
                 if verdict.ok:
-                    out.append(_graded(record, answer, verdict.category, judge.identity, norm))
-                    counts[verdict.category.value] += 1
+                    label = verdict.category.value
+                    out.append(graded_dict(data, answer, norm(answer), norm(truth), label, identity))
+                    counts[label] += 1
                 else:
-                    result.errors.append((record.sample_id, record.prediction_index, verdict.error or "no category"))
-            writer.write_many(out)
-            result.written += len(out)
-            bar.update(len(chunk))
+                    errors.append((str(data["sample_id"]), data.get("prediction_index", 0),
+                                   verdict.error or "no category"))
+        self.writer.write_many(out)
+        self.result.written += len(out)
+        self.bar.update(done)
 
-    try:
-        for chunk in chunks:
-            futures[judge.submit([(r.ground_truth, a) for r, a in chunk])] = chunk
-            if len(futures) >= window:
-                finished, _ = concurrent.futures.wait(futures, return_when=concurrent.futures.FIRST_COMPLETED)
-                write(finished)
-        write(concurrent.futures.as_completed(futures))
-    finally:
-        for fut in futures:
-            fut.cancel()
-        if close:
-            judge.close()
-    for label, n in counts.items():
-        result.counts[label] += n
+    def _write_failures(self, failures: list[dict[str, Any]]) -> None:
+        self.writer.write_many(failures)
+        self.result.parse_failures += len(failures)
+        self.result.written += len(failures)
+        self.bar.update(len(failures))
+        failures.clear()
 
 
 def judge_config_from_args(args: Any) -> dict[str, Any]:
