@@ -211,56 +211,71 @@ class DuplicatePrediction(ValueError):
 class RunTally:
     """One streaming pass over a run's graded predictions, with per-sample state only as small as
     best-of-N / best-of-k need: per sample its dataset, a bitset of the prediction indexes seen (the
-    duplicate check) and a count per category (7 small ints), never the records themselves.
-    Memory grows with the number of distinct samples (~0.2 kB each), not with N or the file size.
+    duplicate check), a count per category (7 small ints) and the ground truth of its first prediction
+    (per-class numbers), never the records themselves. Memory grows with the number of distinct samples
+    (~0.2 kB each), not with N or the file size.
 
-    `add` takes the compact form `records.iter_keys` yields; `add_record` takes a `Record`.
+    `add` takes the compact form `records.iter_keys` yields; `add_record` takes a `Record`. A hot loop may
+    update `samples` in place (report/summary.py does, to save a call per line): its layout is
+    sample_id -> [dataset, seen-bits, count of code 0, …, count of code 6, ground truth or None], created
+    by `new_state`; a prediction whose dataset differs from its sample's goes through `split_state`.
     Not thread-safe (feed it from one thread).
     """
 
+    TRUTH = 9  # index of the ground truth in a state
+
     def __init__(self) -> None:
-        # sample_id -> [dataset, seen-bits, count of code 0 .. count of code 6]
-        self._samples: dict[str, list[Any]] = {}
-        # (dataset, sample_id) -> counts, only for a sample id reused across datasets (rare)
+        self.samples: dict[str, list[Any]] = {}
+        # (dataset, sample_id) -> state, only for a sample id reused across datasets (rare)
         self._split: dict[tuple[str, str], list[Any]] = {}
         self._names: dict[str, str] = {}
         self.predictions = 0
 
+    def new_state(self, sample_id: str, dataset: str, truth: str | None = None) -> list[Any]:
+        """The (empty) state of a sample seen for the first time."""
+        state = self.samples[sample_id] = [self._names.setdefault(dataset, dataset), 0, 0, 0, 0, 0, 0, 0, 0, truth]
+        return state
+
+    def split_state(self, sample_id: str, dataset: str, truth: str | None = None) -> list[Any]:
+        """The counts of a sample id's predictions in another dataset than its first one."""
+        key = (dataset, sample_id)
+        state = self._split.get(key)
+        if state is None:
+            state = self._split[key] = [dataset, 0, 0, 0, 0, 0, 0, 0, 0, truth]
+        return state
+
     def add(self, sample_id: str, dataset: str, index: int, code: int) -> None:
         """Count one prediction; raises DuplicatePrediction for a (sample_id, index) seen before."""
-        state = self._samples.get(sample_id)
+        state = self.samples.get(sample_id)
         if state is None:
-            dataset = self._names.setdefault(dataset, dataset)
-            state = self._samples[sample_id] = [dataset, 0, 0, 0, 0, 0, 0, 0, 0]
+            state = self.new_state(sample_id, dataset)
         bit = 1 << index
         if state[1] & bit:
             raise DuplicatePrediction(sample_id, index)
         state[1] |= bit
         if state[0] != dataset:
-            key = (dataset, sample_id)
-            state = self._split.get(key) or self._split.setdefault(key, [dataset, 0, 0, 0, 0, 0, 0, 0, 0])
+            state = self.split_state(sample_id, dataset)
         state[2 + code] += 1
         self.predictions += 1
 
     def merge(self, other: RunTally) -> None:
         """Fold in a tally of another part of the same run (parallel reading); a key present in both is
         a DuplicatePrediction (its index is the lowest shared one)."""
-        for sample_id, theirs in other._samples.items():
-            mine = self._samples.get(sample_id)
+        for sample_id, theirs in other.samples.items():
+            mine = self.samples.get(sample_id)
             if mine is None:
-                self._samples[sample_id] = theirs
+                self.samples[sample_id] = theirs
                 continue
             shared = mine[1] & theirs[1]
             if shared:
                 raise DuplicatePrediction(sample_id, (shared & -shared).bit_length() - 1)
             mine[1] |= theirs[1]
             if mine[0] != theirs[0]:
-                key = (theirs[0], sample_id)
-                mine = self._split.get(key) or self._split.setdefault(key, [theirs[0], 0, 0, 0, 0, 0, 0, 0, 0])
+                mine = self.split_state(sample_id, theirs[0], theirs[self.TRUTH])
             for i in range(2, 9):
                 mine[i] += theirs[i]
-        for key, theirs in other._split.items():
-            mine = self._split.setdefault(key, [theirs[0], 0, 0, 0, 0, 0, 0, 0, 0])
+        for (dataset, sample_id), theirs in other._split.items():
+            mine = self.split_state(sample_id, dataset, theirs[self.TRUTH])
             for i in range(2, 9):
                 mine[i] += theirs[i]
         self.predictions += other.predictions
@@ -268,9 +283,10 @@ class RunTally:
     def add_record(self, record: Record) -> None:
         self.add(record.sample_id, record.dataset, record.prediction_index, order(record.category) + 1)
 
-    def _states(self) -> Iterable[list[Any]]:
-        for state in self._samples.values():
-            if sum(state[2:]):  # all of a split sample's predictions may live in _split
+    def states(self) -> Iterable[list[Any]]:
+        """Every non-empty state (see the class docstring for the layout)."""
+        for state in self.samples.values():
+            if any(state[2:9]):  # all of a split sample's predictions may live in _split
                 yield state
         yield from self._split.values()
 
@@ -278,8 +294,8 @@ class RunTally:
         """dataset -> how many samples have each category-count vector (indexed by code), datasets sorted
         (macro averages then sum in the same order whatever the order of the lines)."""
         out: dict[str, Counter[tuple[int, ...]]] = defaultdict(Counter)
-        for state in self._states():
-            out[state[0]][tuple(state[2:])] += 1
+        for state in self.states():
+            out[state[0]][tuple(state[2:9])] += 1
         return dict(sorted(out.items()))
 
 

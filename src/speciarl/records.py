@@ -219,7 +219,7 @@ def _checked_key_fields(
     return str(sample_id), None if dataset is None else str(dataset), int(index), code
 
 
-def _json_loaders() -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
+def json_loaders() -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
     """(fast, exact) JSON decoders: orjson's loads when installed (a core dependency; several times
     faster on long completions), and the standard library's. A line the fast one rejects is retried
     with the exact one (NaN, huge integers), so the choice never changes what a file means."""
@@ -234,10 +234,13 @@ def _json_loaders() -> tuple[Callable[[bytes], Any], Callable[[bytes], Any]]:
     return orjson.loads, exact
 
 
-def _bad_line(path: str | os.PathLike[str], number: int, raw: bytes, exact: Callable[[bytes], Any],
-              allow_partial_tail: bool) -> Any:
-    """A line the fast decoder rejected: its value per the exact decoder, else _MISSING to skip it
-    (blank, or a cut last line when allowed), else a RecordError naming file and line."""
+SKIPPED_LINE = _MISSING  # what `rejected_line` returns for a line to skip
+
+
+def rejected_line(path: str | os.PathLike[str], number: int, raw: bytes, exact: Callable[[bytes], Any],
+                  allow_partial_tail: bool = False) -> Any:
+    """A line the fast decoder rejected: its value per the exact decoder, else SKIPPED_LINE (blank, or a
+    cut last line when allowed), else a RecordError naming file and line."""
     try:
         return exact(raw)
     except ValueError as exc:  # UnicodeDecodeError and JSONDecodeError are ValueErrors
@@ -255,26 +258,44 @@ def iter_json_lines(path: str | os.PathLike[str], *, allow_partial_tail: bool = 
 
     `start` / `end`: only the lines that begin in that byte range (start at a line's first byte), line
     numbers counted from the range's first line — how parallel readers split one file."""
-    fast, exact = _json_loaders()
-    with open(path, "rb", buffering=1 << 20) as fh:
-        fh.seek(start)
-        lines = fh if end is None else _lines_until(fh, end - start)
-        for number, raw in enumerate(lines, start=1):
+    fast, exact = json_loaders()
+    number = 0
+    for lines in iter_line_batches(path, start, end):
+        for raw in lines:
+            number += 1
             try:
                 data = fast(raw)
             except ValueError:
-                data = _bad_line(path, number, raw, exact, allow_partial_tail)
+                data = rejected_line(path, number, raw, exact, allow_partial_tail)
                 if data is _MISSING:
                     continue
             yield number, data
 
 
-def _lines_until(fh: Any, budget: int) -> Iterator[bytes]:
-    for raw in fh:
-        if budget <= 0:
-            return
-        budget -= len(raw)
-        yield raw
+def iter_line_batches(path: str | os.PathLike[str], start: int = 0, end: int | None = None,
+                      batch_bytes: int = 1 << 18) -> Iterator[list[bytes]]:
+    """The raw lines (newline included) that begin in the byte range [start, end), in lists of about
+    `batch_bytes` (a few MB: memory stays flat). A list per batch instead of a line at a time keeps the
+    per-line cost of a hot loop to its own work."""
+    budget = None if end is None else end - start
+    with open(path, "rb") as fh:
+        fh.seek(start)
+        while budget is None or budget > 0:
+            lines = fh.readlines(batch_bytes)
+            if not lines:
+                return
+            if budget is not None:
+                size = sum(map(len, lines))
+                if size >= budget:  # the range ends in this batch: keep the lines that begin before it
+                    for keep, raw in enumerate(lines):
+                        if budget <= 0:
+                            del lines[keep:]
+                            break
+                        budget -= len(raw)
+                    yield lines
+                    return
+                budget -= size
+            yield lines
 
 
 def line_ranges(path: str | os.PathLike[str], parts: int) -> list[tuple[int, int]]:

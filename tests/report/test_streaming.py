@@ -209,3 +209,65 @@ def test_parallel_reading_gives_the_same_numbers_and_errors(tmp_path, monkeypatc
             with pytest.raises(RecordError) as info:
                 summary.tally_file(broken, ClassAccumulator(), workers=workers)
             assert info.value.line == bad_line and message in str(info.value), (workers, str(info.value))
+
+
+# Lines that msgspec (report's fast path) and orjson / json (the general way) might read differently:
+# the report must count or reject each exactly as the record-by-record path does.
+_BASE = b'"sample_id":"s1","dataset":"cub200","ground_truth":"Laysan Albatross","answer":"albatross","category":"wrong"'
+TRICKY_LINES = [
+    b'{' + _BASE + b',"model":"\xff\xfe"}',  # invalid UTF-8 in a field report does not read
+    b'{' + _BASE + b',"\xff":1}',  # ... in a key
+    b'{' + _BASE + b',"model":"\xed\xa0\x80"}',  # an encoded surrogate
+    b'{' + _BASE + b',"model":"\\ud800"}',  # a lone surrogate escape: only json reads it
+    b'{' + _BASE + b',"x":1e999,"y":NaN}',  # json's infinity and NaN
+    b'{' + _BASE + b',"x":123456789012345678901234567890}',
+    b'{' + _BASE + b',"prediction_index":1.0}', b'{' + _BASE + b',"prediction_index":true}',
+    b'{' + _BASE + b',"prediction_index":99999999999999999999999}',  # orjson: a float
+    b'{' + _BASE + b',"prediction_index":3,"prediction_index":4}',  # duplicate keys: the last one counts
+    b'{' + _BASE + b',"\\u0064ataset":"food101"}',  # an escaped key
+    b'{' + _BASE.replace(b'"Laysan Albatross"', b'7') + b'}',  # a number as ground truth
+    b'{' + _BASE.replace(b'"s1"', b'12') + b'}',
+    b'{' + _BASE + b',"split":null}', b'{' + _BASE + b',"split":4}',
+    b'{' + _BASE.replace(b'"wrong"', b'"Wrong"') + b'}', b'{' + _BASE.replace(b'"wrong"', b'null') + b'}',
+    b'{' + _BASE.replace(b',"category":"wrong"', b'') + b'}', b'{' + _BASE.replace(b'"answer":"albatross",', b'') + b'}',
+    b'{' + _BASE.replace(b'albatross', 'Albatros à pieds noirs'.encode()) + b'}',
+    b'{' + _BASE + b',"completion":"\\u00e9\xc3\xa9"}\r',
+    b'{' + _BASE + b',"x":' + b'[' * 600 + b']' * 600 + b'}',
+    b'[' + _BASE.replace(b'":"', b'","') + b']', b'   ', b'{' + _BASE + b'} x',
+]
+
+
+@pytest.mark.parametrize("tricky", TRICKY_LINES)
+def test_report_reads_every_line_like_the_record_path(tmp_path, tricky):
+    from speciarl.report.per_class import ClassAccumulator, per_class_from_records
+
+    good = _write_run(tmp_path / "good.jsonl", 3, samples=12).read_bytes().splitlines(keepends=True)
+    path = tmp_path / "run.jsonl"
+    path.write_bytes(b"".join(good[:2]) + tricky + b"\n" + b"".join(good[2:]))
+    try:
+        records = read_records(path, required=GRADED_FIELDS)
+    except RecordError as exc:
+        with pytest.raises(RecordError) as info:
+            tally_file(path, ClassAccumulator())
+        assert str(info.value) == str(exc)
+        return
+    classes = ClassAccumulator()
+    _assert_close(summarize_tally(tally_file(path, classes)), _reference(records))
+    assert classes.finish() == per_class_from_records(records)
+
+
+def test_per_class_counts_follow_each_prediction_s_own_ground_truth(tmp_path):
+    """Per-class counts come from the samples' count vectors: a sample whose predictions name two
+    ground truths still counts each prediction under its own."""
+    from speciarl.report.per_class import ClassAccumulator, per_class_from_records
+
+    path = _write_run(tmp_path / "run.jsonl", 4, samples=30)
+    rows = [json.loads(line) for line in path.read_text().splitlines()]
+    for i, row in enumerate(rows[::3]):
+        row["ground_truth"] = f"other {i % 4}"
+    rows.append({**rows[0], "dataset": "food101", "prediction_index": 99})  # a sample id in two datasets
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    records = read_records(path, required=GRADED_FIELDS)
+    classes = ClassAccumulator()
+    tally_file(path, classes)
+    assert classes.finish() == per_class_from_records(records)

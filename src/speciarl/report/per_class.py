@@ -60,10 +60,16 @@ class ClassAccumulator:
             self._counts[key].update(counts)
         for mine, theirs in ((self._wrong, other._wrong), (self._less, other._less)):
             for key, counter in theirs.items():
-                target = mine[key]
-                for text, count in counter.items():
-                    if text in target or len(target) < MAX_DISTINCT:
-                        target[text] += count
+                _merge_answers(mine[key], counter)
+
+    def add_answer_counts(self, dataset: str, ground_truth: str, category: Category | None,
+                          counts: Mapping[str, int]) -> None:
+        """`add_answer` for answers already counted (stripped, non-empty, in first-seen order), with the
+        rule of `merge`."""
+        if category is Category.WRONG:
+            _merge_answers(self._wrong[(dataset, ground_truth)], counts)
+        elif category is Category.LESS_SPECIFIC:
+            _merge_answers(self._less[(dataset, ground_truth)], counts)
 
     def add_answer(self, dataset: str, ground_truth: str, category: Category | None, answer: str | None) -> None:
         """Remember the answer text of a wrong or less-specific prediction (other categories: ignored)."""
@@ -95,6 +101,12 @@ class ClassAccumulator:
             }
             for key, value in sorted(counts.items())
         }
+
+
+def _merge_answers(target: Counter[str], counts: Mapping[str, int]) -> None:
+    for text, count in counts.items():
+        if text in target or len(target) < MAX_DISTINCT:
+            target[text] += count
 
 
 def per_class_from_records(records: Iterable[Any]) -> dict[tuple[str, str], dict[str, Any]]:

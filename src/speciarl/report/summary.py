@@ -4,13 +4,19 @@ from __future__ import annotations
 
 import os
 from collections.abc import Iterable
-from typing import Any
+from typing import Annotated, Any, Optional
+
+import msgspec
 
 from ..metrics import (
     GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors, counts_of_vectors,
     group_of, macro_average, summarize_counts,
 )
-from ..records import CATEGORY_CODES, GRADED_FIELDS, Record, RecordError, iter_json_lines, key_fields
+from ..records import (
+    CATEGORY_CODES, GRADED_FIELDS, SKIPPED_LINE, Record, RecordError, iter_line_batches, json_loaders, key_fields,
+    rejected_line,
+)
+from .per_class import MAX_DISTINCT
 
 WRONG_CODE, LESS_SPECIFIC_CODE = CATEGORY_CODES["wrong"], CATEGORY_CODES["less specific"]
 
@@ -70,30 +76,135 @@ def tally_file(path: str | os.PathLike[str], classes: Any = None, workers: int |
     return _tally_range(path, 0, None, classes)
 
 
+_INT64_MAX = (1 << 63) - 1
+
+
+class _GradedLine(msgspec.Struct, gc=False):
+    """The fields of a graded record that report reads, with the types `records.key_fields` accepts
+    without conversion: msgspec checks them while it decodes (in C, skipping every other field's
+    value), so a line that decodes into this needs no check in Python. Any other line (other types,
+    a missing field, not JSON for msgspec) goes the general way: orjson / json and `key_fields`.
+    msgspec accepts no line that way would reject, given the checks around it: invalid UTF-8 in a
+    skipped value (checked before), numbers beyond orjson's integers (`le`), nesting deeper than the
+    others allow (msgspec gives up first); tests/report/test_streaming.py holds such lines."""
+
+    sample_id: str
+    dataset: str
+    ground_truth: str
+    answer: Optional[str]  # noqa: UP007 - msgspec reads the annotation at run time
+    category: Optional[str]  # noqa: UP007
+    prediction_index: Annotated[int, msgspec.Meta(ge=0, le=_INT64_MAX)] = 0  # larger: orjson's float
+    split: str = ""
+    completion: Optional[str] = None  # noqa: UP007
+
+
 def _tally_range(path: str | os.PathLike[str], start: int, end: int | None, classes: Any) -> RunTally:
-    """The tally of the lines starting in [start, end); line numbers in errors count from start."""
+    """The tally of the lines starting in [start, end); line numbers in errors count from start.
+
+    The hot loop of `speciarl report`, written out in one function (no call per line but the decoder):
+    a line msgspec decodes into `_GradedLine` with a known category is counted inline; any other goes
+    through `_general_line` (orjson / json and `records.key_fields`: every check of `Record.from_dict`,
+    its errors). The ground truth is kept once per sample (in the tally's state); per-class counts are
+    the samples' count vectors summed per class at the end, plus a correction for the rare prediction
+    whose ground truth differs from its sample's first one."""
+    tally = RunTally()
+    find, new_state = tally.samples.get, tally.new_state
+    decode = msgspec.json.Decoder(_GradedLine).decode
+    general = _GeneralLines(path)
+    codes = CATEGORY_CODES
+    odd_truth: dict[tuple[str, str, int], int] = {}  # (dataset, ground truth, code) -> correction
+    answers: dict[tuple[str, str, int], dict[str, int]] = {}  # wrong / less specific answers per class
+    wrong, less, truth_at = WRONG_CODE, LESS_SPECIFIC_CODE, RunTally.TRUTH
+    number = counted = 0
+    for lines in iter_line_batches(path, start, end):
+        for raw in lines:
+            number += 1
+            try:
+                if not raw.isascii():
+                    raw.decode()  # msgspec does not check the UTF-8 of the values it skips; orjson does
+                line = decode(raw)
+            except (msgspec.MsgspecError, ValueError, RecursionError):
+                fields = general.read(raw, number)
+                if fields is None:
+                    continue
+                sample_id, dataset, truth, index, code, answer = fields
+            else:
+                sample_id, dataset, truth, index = line.sample_id, line.dataset, line.ground_truth, line.prediction_index
+                answer, code = line.answer, codes.get(line.category)
+                if code is None:  # an unknown label: the general way raises its error
+                    sample_id, dataset, truth, index, code, answer = general.read(raw, number)
+            state = find(sample_id)
+            if state is None:
+                state = new_state(sample_id, dataset, truth)
+            bit = 1 << index
+            if state[1] & bit:
+                raise RecordError(path, number, "sample_id", str(DuplicatePrediction(sample_id, index)))
+            state[1] |= bit
+            if state[0] != dataset:
+                state = tally.split_state(sample_id, dataset, truth)
+            state[2 + code] += 1
+            counted += 1
+            if state[truth_at] != truth:
+                first = (state[0], state[truth_at], code)
+                odd_truth[first] = odd_truth.get(first, 0) - 1
+                key = (dataset, truth, code)
+                odd_truth[key] = odd_truth.get(key, 0) + 1
+            if (code == wrong or code == less) and classes is not None and answer:
+                text = answer.strip()
+                if text:
+                    key = (dataset, truth, code)
+                    counter = answers.get(key)
+                    if counter is None:
+                        counter = answers[key] = {}
+                    if text in counter:
+                        counter[text] += 1
+                    elif len(counter) < MAX_DISTINCT:
+                        counter[text] = 1
+    tally.predictions = counted
+    if classes is not None:
+        _feed_classes(tally, odd_truth, answers, classes)
+    return tally
+
+
+class _GeneralLines:
+    """Lines off the fast path: decoded as `records.iter_json_lines` does (orjson, json on what it
+    rejects, blank lines skipped) and checked by `records.key_fields` (raises RecordError)."""
+
+    def __init__(self, path: str | os.PathLike[str]):
+        self.path = path
+        self.loads, self.exact = json_loaders()
+        self.required = frozenset(GRADED_FIELDS)
+
+    def read(self, raw: bytes, number: int) -> tuple[str, str, str, int, int, str | None] | None:
+        """(sample_id, dataset, ground truth, index, code, answer), or None for a blank line."""
+        try:
+            data = self.loads(raw)
+        except ValueError:
+            data = rejected_line(self.path, number, raw, self.exact)
+            if data is SKIPPED_LINE:
+                return None
+        sample_id, dataset, index, code = key_fields(data, self.path, number, GRADED_FIELDS, self.required)
+        return sample_id, dataset, str(data["ground_truth"]), index, code, data.get("answer")
+
+
+def _feed_classes(tally: RunTally, odd_truth: dict[tuple[str, str, int], int],
+                  answers: dict[tuple[str, str, int], dict[str, int]], classes: Any) -> None:
+    """Per-class counts from the samples' count vectors (+ corrections), and the answers, into `classes`."""
     from .per_class import CATEGORY_OF_CODE
 
-    tally = RunTally()
-    add = tally.add
-    by_class: dict[tuple[str, str, int], int] = {}  # (dataset, ground truth, code) -> predictions
-    required = frozenset(GRADED_FIELDS)
-    line = 0
-    try:
-        for line, data in iter_json_lines(path, start=start, end=end):
-            sample_id, dataset, index, code = key_fields(data, path, line, GRADED_FIELDS, required)
-            add(sample_id, dataset, index, code)
-            if classes is not None:
-                truth = data["ground_truth"]
-                key = (dataset, truth if type(truth) is str else str(truth), code)
-                by_class[key] = by_class.get(key, 0) + 1
-                if code == WRONG_CODE or code == LESS_SPECIFIC_CODE:
-                    classes.add_answer(key[0], key[1], CATEGORY_OF_CODE[code], data.get("answer"))
-    except DuplicatePrediction as exc:
-        raise RecordError(path, line, "sample_id", str(exc)) from None
+    by_class = odd_truth
+    for state in tally.states():
+        truth = state[RunTally.TRUTH]
+        for code in range(7):
+            count = state[2 + code]
+            if count:
+                key = (state[0], truth, code)
+                by_class[key] = by_class.get(key, 0) + count
     for (dataset, truth, code), count in by_class.items():
-        classes.add_count(dataset, truth, CATEGORY_OF_CODE[code], count)
-    return tally
+        if count:
+            classes.add_count(dataset, truth, CATEGORY_OF_CODE[code], count)
+    for (dataset, truth, code), counter in answers.items():
+        classes.add_answer_counts(dataset, truth, CATEGORY_OF_CODE[code], counter)
 
 
 def _tally_part(job: tuple[str, int, int, bool]) -> tuple[Any, ...]:
