@@ -110,6 +110,10 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--rebuild-perception", action="store_true",
                    help="only train the perception phase from scratch (minutes) into a fresh --output-dir and say "
                    "whether it is byte-identical to the checkpoint shipped for seed 0 (see docs/demo.md)")
+    p.add_argument("--workers", type=int, default=None, metavar="N",
+                   help="processes for the GRPO runs and the warm start's evaluation, which run side by side "
+                   "(default: all 4 at once when there are 2+ CPUs; 1: one after another in this process). "
+                   "The results are identical for any N")
 
     def handler(args: argparse.Namespace) -> int:
         from ..demo.curves import print_visibility_table
@@ -120,7 +124,7 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
             built = run_demo(args.output_dir, quick=args.quick, seed=args.seed, rebuild_perception=True)
             print(f"perception checkpoint: {built['perception']}: {built['verdict']}")
             return 0
-        report = run_demo(args.output_dir, quick=args.quick, seed=args.seed)
+        report = run_demo(args.output_dir, quick=args.quick, seed=args.seed, workers=args.workers)
         print_visibility_table(report["demo"]["by_visibility"])
         print_terminal_table(report["runs"], title="speciarl demo (held-out images, taxonomy judge)")
         print(f"report: {args.output_dir}/report (summary.md, by_visibility.md, *.png, demo.json); "

@@ -215,35 +215,91 @@ def expected_seconds(settings: DemoSettings, *, shipped_perception: bool) -> dic
     c = COST_S
     rollouts = settings.grpo_steps * settings.grpo_images_per_step * settings.num_generations
     images = settings.sft_images + settings.train_images + settings.eval_images
+    greedy = c["greedy"] * settings.eval_images
     return {
         "world + tiny model": c["image"] * images + c["model"],
         "sft perception": c["install"] if shipped_perception else c["trainer"] + c["sft_step"] * settings.perception_steps,
         "sft habit (warm start)": c["trainer"] + c["sft_step"] * settings.habit_steps,
-        **{f"grpo {s}": c["trainer"] + c["rollout"] * rollouts for s in SCHEMES},
-        "greedy evaluation": c["greedy"] * settings.eval_images * (1 + len(SCHEMES)),
-        f"best-of-{settings.best_of_n} sampling": c["sample"] * settings.eval_images * settings.best_of_n,
+        **{grpo_stage(s): c["trainer"] + c["rollout"] * rollouts + greedy for s in SCHEMES},
+        warm_eval_stage(settings): greedy + c["sample"] * settings.eval_images * settings.best_of_n,
         "report": c["report"],
     }
 
 
+def grpo_stage(scheme: str) -> str:
+    return f"GRPO, {scheme} reward + eval"
+
+
+def warm_eval_stage(settings: DemoSettings) -> str:
+    return f"warm start: greedy + {settings.best_of_n}/image"
+
+
+def expected_wall(expected: dict[str, float], settings: DemoSettings, workers: int) -> float:
+    """The demo's expected wall time: the side-by-side stages as `workers` processes take them."""
+    from .lanes import expected_wall as side_by_side
+
+    names = (*(grpo_stage(s) for s in SCHEMES), warm_eval_stage(settings))
+    rest = sum(v for k, v in expected.items() if k not in names)
+    return rest + side_by_side([expected[k] for k in names if k in expected], workers)
+
+
+def _grpo_job(settings: DemoSettings, scheme: str, out: Path, splits: dict[str, Path], samples: list[Any],
+              seed: int, stage: Any) -> Path:
+    """One GRPO run from the warm start (skipped when its model exists), then its greedy evaluation."""
+    policy = out / "models" / f"grpo_{scheme}"
+    if not _done(policy):
+        run_dir = out / "train" / f"grpo_{scheme}"
+        if run_dir.exists():  # a killed run restarts from the warm start: drop its partial logs
+            import shutil
+
+            shutil.rmtree(run_dir)
+        from ..train.run import build_grpo_trainer
+
+        with contextlib.redirect_stdout(io.StringIO()):  # its schedule line: the stage line says it
+            trainer = stage.quiet(build_grpo_trainer(grpo_config(settings, scheme, out / "models" / "warm_start",
+                                                                 splits["train"], splits["taxonomy"], run_dir,
+                                                                 seed)))
+        trainer.train()
+        trainer.save_model(str(policy))
+    return evaluate(policy, samples, splits["taxonomy"], out / "eval" / f"GRPO_{scheme}", settings, seed=seed)
+
+
+def _warm_eval_job(settings: DemoSettings, out: Path, splits: dict[str, Path], samples: list[Any], seed: int,
+                   stage: Any) -> tuple[Path, Path]:
+    """The warm start's greedy answers and its best-of-N samples (the paper's temperature)."""
+    warm, taxonomy = out / "models" / "warm_start", splits["taxonomy"]
+    greedy = evaluate(warm, samples, taxonomy, out / "eval" / "warm_start", settings, seed=seed)
+    stage.update(1, 2)
+    sampled = evaluate(warm, samples, taxonomy, out / "eval" / "warm_start_sampled", settings,
+                       n=settings.best_of_n, seed=seed)
+    stage.update(2, 2)
+    return greedy, sampled
+
+
 def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
              settings: DemoSettings | None = None, log: Any = print, live: bool = True,
-             rebuild_perception: bool = False) -> dict[str, Any]:
+             rebuild_perception: bool = False, workers: int | None = None) -> dict[str, Any]:
     """Run every stage into output_dir; returns the report dict (also in output_dir/report/).
 
-    `rebuild_perception`: stop after the perception phase, trained from scratch even where the
-    shipped checkpoint applies, and return {"perception": folder, "verdict": comparison}.
+    `workers`: processes for the stages after the warm start (default: all four at once on a
+    multi-core machine; 1: one after another in this process; the results are the same, docs/demo.md). `rebuild_perception`: stop after the
+    perception phase, trained from scratch even where the shipped checkpoint applies, and return
+    {"perception": folder, "verdict": comparison}.
     """
+    from .lanes import default_workers
     from .progress import StageView, quiet_libraries
 
     settings = settings or (QUICK if quick else FULL)
     view = StageView(enabled=live)
     with quiet_libraries():
-        return _run(Path(output_dir), quick, seed, settings, log, view, rebuild_perception)
+        return _run(Path(output_dir), quick, seed, settings, log, view, rebuild_perception,
+                    max(1, workers or default_workers(len(SCHEMES) + 1)))
 
 
 def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, view: Any,
-         rebuild_perception: bool) -> dict[str, Any]:
+         rebuild_perception: bool, workers: int) -> dict[str, Any]:
+    import time
+
     import torch
 
     from ..models.tiny import build_tiny_vlm
@@ -254,6 +310,7 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
     from .warmstart import write_sft_file
     from .world import default_world
 
+    started = time.perf_counter()
     torch.set_num_threads(settings.threads)
     _claim_run_dir(out, {"seed": seed, "settings": asdict(settings)})
     perceiving, warm = out / "models" / "perception", out / "models" / "warm_start"
@@ -263,8 +320,9 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
                                 perception.likely_shipped(settings, seed))
     if rebuild_perception:
         expected = {k: v for k, v in expected.items() if k in ("world + tiny model", "sft perception")}
-    log(f"[demo] {len(expected)} stages, expected ~{sum(expected.values()) / 60:.1f} min on 2 CPU cores "
-        f"(seed {seed}{', quick' if quick else ''}{', perception rebuild' if rebuild_perception else ''})")
+    log(f"[demo] {len(expected)} stages, expected ~{expected_wall(expected, settings, workers) / 60:.1f} min "
+        f"with {workers} process{'es' if workers > 1 else ''} (seed {seed}{', quick' if quick else ''}"
+        f"{', perception rebuild' if rebuild_perception else ''})")
 
     world = default_world()
     data = out / "data"
@@ -304,36 +362,19 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
             _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
                                   steps=settings.habit_steps, lr=settings.habit_lr, freeze_vision=True), warm, stage)
 
-    from ..train.run import build_grpo_trainer
-
-    for scheme in SCHEMES:
-        policy = out / "models" / f"grpo_{scheme}"
-        with view.stage(f"GRPO, {scheme} reward", expected[f"grpo {scheme}"], total=settings.grpo_steps) as stage:
-            if not _done(policy):
-                run_dir = out / "train" / f"grpo_{scheme}"
-                if run_dir.exists():  # a killed run restarts from the warm start: drop its partial logs
-                    import shutil
-
-                    shutil.rmtree(run_dir)
-                with contextlib.redirect_stdout(io.StringIO()):  # its schedule line: the stage line says it
-                    trainer = stage.quiet(build_grpo_trainer(grpo_config(settings, scheme, warm, splits["train"],
-                                                                         taxonomy, run_dir, seed)))
-                trainer.train()
-                trainer.save_model(str(policy))
+    from .lanes import Job, run_side_by_side
 
     eval_records = load_split(splits["eval"])
     samples = _samples(eval_records)
-    runs = {"warm start": warm, **{f"GRPO {s}": out / "models" / f"grpo_{s}" for s in SCHEMES}}
-    graded: dict[str, Path] = {}
-    with view.stage("greedy evaluation (4 models)", expected["greedy evaluation"], total=len(runs)) as stage:
-        for i, (name, path) in enumerate(runs.items()):
-            graded[name] = evaluate(path, samples, taxonomy, out / "eval" / name.replace(" ", "_"), settings,
-                                    seed=seed)
-            stage.update(i + 1)
-    n = settings.best_of_n
-    with view.stage(f"warm start, {n} samples/image", expected[f"best-of-{n} sampling"]):
-        graded[f"warm start sampled ×{n}"] = evaluate(warm, samples, taxonomy, out / "eval" / "warm_start_sampled",
-                                                      settings, n=n, seed=seed)
+    files = {**splits, "taxonomy": taxonomy}
+    jobs = [Job(grpo_stage(s), _grpo_job, (settings, s, out, files, samples, seed), expected[grpo_stage(s)],
+                settings.grpo_steps) for s in SCHEMES]
+    jobs.append(Job(warm_eval_stage(settings), _warm_eval_job, (settings, out, files, samples, seed),
+                    expected[warm_eval_stage(settings)], 2))
+    done = run_side_by_side(view, jobs, workers)
+    warm_greedy, warm_sampled = done[warm_eval_stage(settings)]
+    graded: dict[str, Path] = {"warm start": warm_greedy, **{f"GRPO {s}": done[grpo_stage(s)] for s in SCHEMES},
+                               f"warm start sampled ×{settings.best_of_n}": warm_sampled}
     graded["honest oracle (reference)"] = honest_oracle(eval_records, taxonomy, out / "eval" / "honest_oracle")
 
     report_dir = out / "report"
@@ -345,7 +386,8 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
         write_visibility_table(by_visibility, report_dir)
     timings = {name: t["wall_s"] for name, t in view.timings.items()}
     info = {"seed": seed, "quick": quick, "settings": asdict(settings), "world": world.describe(),
-            "timings_s": timings, "stages": view.timings, "total_s": round(sum(timings.values()), 1),
+            "timings_s": timings, "stages": view.timings, "workers": workers,
+            "total_s": round(time.perf_counter() - started, 1),
             "total_cpu_s": round(sum(t["cpu_s"] for t in view.timings.values()), 1),
             "graded": {k: str(v) for k, v in graded.items()}, "training_curves": str(curves),
             "by_visibility": by_visibility}
