@@ -70,7 +70,9 @@ def taxonomy(tmp_path):
     return path
 
 
-def test_bounded_window_grades_every_record_once_like_the_judge_alone(tmp_path, taxonomy, monkeypatch):
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])  # read twice / kept from the first pass
+def test_bounded_window_grades_every_record_once_like_the_judge_alone(keep_bytes, tmp_path, taxonomy, monkeypatch):
+    monkeypatch.setattr(verify, "KEEP_BYTES", keep_bytes)
     monkeypatch.setattr(verify, "WINDOW", 3)
     data = rows(150)
     src = write(tmp_path / "pred.jsonl", data)
@@ -102,7 +104,9 @@ def test_a_bad_last_line_stops_everything_before_grading(tmp_path, taxonomy):
         assert not out.exists()
 
 
-def test_resume_skips_what_is_done_and_ignores_a_cut_last_line(tmp_path, taxonomy):
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])  # read twice / kept from the first pass
+def test_resume_skips_what_is_done_and_ignores_a_cut_last_line(keep_bytes, tmp_path, taxonomy, monkeypatch):
+    monkeypatch.setattr(verify, "KEEP_BYTES", keep_bytes)
     data = rows(30)
     first = write(tmp_path / "first.jsonl", data[:50])
     out = tmp_path / "out.jsonl"
@@ -133,7 +137,10 @@ class CountingEachJudge(CountingJudge):
         return self.judge.submit_each(groups, counted)
 
 
-def test_chunks_go_in_groups_within_the_window_and_match_one_chunk_per_call(tmp_path, taxonomy, monkeypatch):
+@pytest.mark.parametrize("keep_bytes", [0, 1 << 30])  # read twice / kept from the first pass
+def test_chunks_go_in_groups_within_the_window_and_match_one_chunk_per_call(keep_bytes, tmp_path, taxonomy,
+                                                                          monkeypatch):
+    monkeypatch.setattr(verify, "KEEP_BYTES", keep_bytes)
     monkeypatch.setattr(verify, "WINDOW", 12)
     monkeypatch.setattr(verify, "GROUP", 5)
     src = write(tmp_path / "pred.jsonl", rows(150))

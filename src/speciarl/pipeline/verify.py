@@ -7,7 +7,8 @@ the judge could not grade is listed and left out of the output, never written wi
 Streaming, so memory stays flat however large the file (best-of-64 over six benchmarks is ~3.4 M
 records): a first pass checks every line (fields, duplicates, an answer or completion to grade)
 before anything is graded, keeping only compact keys (`records.KeySet`); a second pass reads the
-records again and keeps at most WINDOW chunks in the judge's hands at a time.
+records again and keeps at most WINDOW chunks in the judge's hands at a time. (An input of at most
+KEEP_BYTES is kept from the first pass instead of read again.)
 """
 
 from __future__ import annotations
@@ -37,6 +38,9 @@ WINDOW = 512
 # Chunks per judge call (`judge.submit_each`): one trip to the judge's I/O loop and one cache lookup for up
 # to 1,024 records, each chunk still handed back (and written) as soon as it is graded.
 GROUP = 128
+# Inputs up to this size are read once and kept decoded (~10x their size in memory at worst: short records);
+# larger ones are read twice, so memory stays flat.
+KEEP_BYTES = 8 << 20
 
 
 @dataclass
@@ -105,7 +109,8 @@ def run_verify(
     if os.path.exists(out_path) and os.path.samefile(in_path, out_path):
         raise SpeciarlError(f"{out_path}: the output must be another file than the input")
     done = completed_keyset(out_path)
-    total, todo = _check_input(in_path, done)
+    # A small input is kept from pass 1 (no second read, and every chunk can go to the judge at once).
+    total, todo, kept = _check_input(in_path, done, keep=os.path.getsize(in_path) <= KEEP_BYTES)
     result = VerifyResult(input_records=total, skipped=total - todo)
 
     if isinstance(judge_config, dict):
@@ -123,7 +128,7 @@ def run_verify(
     with RecordWriter(out_path) as writer, tqdm(total=todo, desc="verify", unit="rec",
                                                 disable=None if progress else True) as bar:
         try:
-            _Grader(judge, writer, bar, result, chunk_size).run(_pending(in_path, done))
+            _Grader(judge, writer, bar, result, chunk_size).run(_pending(in_path, done) if kept is None else kept)
         finally:
             if judge is not judge_config:
                 judge.close()
@@ -133,12 +138,15 @@ def run_verify(
     return result
 
 
-def _check_input(path: str | os.PathLike[str], done: KeySet) -> tuple[int, int]:
-    """Pass 1: every line valid, no duplicate key, something to grade; (records, records not in `done`).
-    Only the keys are kept (compactly), so this costs no more memory for 3.4 M records than for 3."""
+def _check_input(path: str | os.PathLike[str], done: KeySet,
+                 keep: bool = False) -> tuple[int, int, list[tuple[dict[str, Any], str | None]] | None]:
+    """Pass 1: every line valid, no duplicate key, something to grade; (records, records not in `done`,
+    and with `keep` those records with their answers, as `_pending` yields them, else None).
+    Without `keep` only the keys are kept (compactly): no more memory for 3.4 M records than for 3."""
     seen = KeySet()
     required = frozenset(BASE_FIELDS)
     total = todo = 0
+    kept: list[tuple[dict[str, Any], str | None]] | None = [] if keep else None
     for line, data in iter_json_lines(path):
         sample_id, _, index, _ = key_fields(data, path, line, BASE_FIELDS, required)
         if not seen.add((sample_id, index)):
@@ -148,8 +156,11 @@ def _check_input(path: str | os.PathLike[str], done: KeySet) -> tuple[int, int]:
             raise RecordError(path, line, "completion",
                               f"record {sample_id!r} #{index} has neither a 'completion' nor an 'answer'")
         total += 1
-        todo += (sample_id, index) not in done
-    return total, todo
+        if (sample_id, index) not in done:
+            todo += 1
+            if kept is not None:
+                kept.append((data, record_answer(data, path, line)))
+    return total, todo, kept
 
 
 def _pending(path: str | os.PathLike[str], done: KeySet) -> Iterator[tuple[dict[str, Any], str | None]]:
@@ -246,25 +257,24 @@ class _Grader:
                 handed.append(self.handed.get_nowait())
             except queue.Empty:
                 break
-        out: list[dict[str, Any]] = []
-        done = 0
         identity, norm, counts, errors = self.identity, self.norm, self.counts, self.result.errors
-        for chunk_id, verdicts in handed:
-            if chunk_id < 0:  # the judge call itself failed (not one pair: those are verdicts with an error)
-                verdicts.result()
-            chunk = self.in_judge.pop(chunk_id)
-            done += len(chunk)
+        chunks = [(self.in_judge.pop(chunk_id), verdicts) for chunk_id, verdicts in handed if chunk_id >= 0]
+        failed = [call for chunk_id, call in handed if chunk_id < 0]  # a judge call that failed as a whole
+        out: list[dict[str, Any]] = []
+        for chunk, verdicts in chunks:
             for (data, truth, answer), verdict in zip(chunk, verdicts, strict=True):
                 if verdict.ok:
                     label = verdict.category.value
-                    out.append(graded_dict(data, answer, norm(answer), norm(truth), label, identity))
                     counts[label] += 1
+                    out.append(graded_dict(data, answer, norm(answer), norm(truth), label, identity))
                 else:
                     errors.append((str(data["sample_id"]), data.get("prediction_index", 0),
                                    verdict.error or "no category"))
         self.writer.write_many(out)
         self.result.written += len(out)
-        self.bar.update(done)
+        self.bar.update(sum(len(chunk) for chunk, _ in chunks))
+        for call in failed:  # after writing what was graded
+            call.result()
 
     def _write_failures(self, failures: list[dict[str, Any]]) -> None:
         self.writer.write_many(failures)
