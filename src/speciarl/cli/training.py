@@ -108,8 +108,10 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--output-dir", default="runs/demo", help="run directory (default: runs/demo; reruns resume)")
     p.add_argument("--seed", type=int, default=0, help="seed of the world, the models and sampling (default: 0)")
     p.add_argument("--rebuild-perception", action="store_true",
-                   help="only train the perception phase from scratch (minutes) into a fresh --output-dir and say "
-                   "whether it is byte-identical to the checkpoint shipped for seed 0 (see docs/demo.md)")
+                   help="only train the warm start's two phases from scratch (~9 minutes) into a fresh --output-dir "
+                   "and say whether each is byte-identical to the checkpoint shipped for seed 0 (see docs/demo.md)")
+    p.add_argument("--rebuild-warm-start", action="store_true",
+                   help="the same for the habit phase alone (under a minute), on the shipped perception checkpoint")
     p.add_argument("--workers", type=int, default=None, metavar="N",
                    help="processes for the GRPO runs and the warm start's evaluation, which run side by side "
                    "(default: all 4 at once when there are 2+ CPUs; 1: one after another in this process). "
@@ -120,9 +122,11 @@ def add_demo(sub: argparse._SubParsersAction) -> None:
         from ..demo.run import run_demo
         from ..report.tables import print_terminal_table
 
-        if args.rebuild_perception:
-            built = run_demo(args.output_dir, quick=args.quick, seed=args.seed, rebuild_perception=True)
-            print(f"perception checkpoint: {built['perception']}: {built['verdict']}")
+        if args.rebuild_perception or args.rebuild_warm_start:
+            built = run_demo(args.output_dir, quick=args.quick, seed=args.seed,
+                             rebuild="perception" if args.rebuild_perception else "warm start")
+            for phase, (folder, verdict) in built["checkpoints"].items():
+                print(f"{phase} checkpoint: {folder}: {verdict}")
             return 0
         report = run_demo(args.output_dir, quick=args.quick, seed=args.seed, workers=args.workers)
         print_visibility_table(report["demo"]["by_visibility"])

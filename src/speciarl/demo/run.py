@@ -136,6 +136,30 @@ def _claim_run_dir(out: Path, identity: dict[str, Any]) -> None:
     write_atomic(marker, json.dumps(identity, indent=1))
 
 
+def _warm_start_phase(phase: Any, label: str, train_folder: str, view: Any, settings: DemoSettings, seed: int, out: Path,
+                      init: Path, sft_file: Path, *, rebuild: bool, steps: int, **train: Any) -> None:
+    """One SFT phase of the warm start into models/<phase>: the shipped checkpoint when the run's
+    recipe is its own (and not rebuilding), else trained; skipped when the folder is complete."""
+    from . import shipped
+
+    target = out / "models" / phase.run_folder
+    if _done(target):
+        return
+    run_recipe = shipped.recipe(phase, settings, seed, init, sft_file, PROMPT_FILE.read_text(encoding="utf-8"),
+                                SFT_TARGET)
+    found = None if rebuild else shipped.shipped_for(phase, run_recipe)
+    key = "sft perception" if phase is shipped.PERCEPTION else "sft habit (warm start)"
+    expected = expected_seconds(settings, shipped_perception=bool(found), shipped_warm_start=bool(found))[key]
+    with view.stage(f"{phase.name} (shipped)" if found else label, expected,
+                    total=None if found else steps) as stage:
+        if found:
+            shipped.install(found, target)
+        else:
+            _sft_phase(sft_config(settings, init, sft_file, out / "train" / train_folder, seed,
+                                  steps=steps, **train), target, stage)
+            shipped.write_manifest(phase, target, run_recipe)
+
+
 def _sft_phase(cfg: Any, target: Path, stage: Any) -> None:
     """One `speciarl sft` run into `target`, its progress on the stage's line."""
     from ..train.sft import build_sft_trainer
@@ -210,7 +234,8 @@ COST_S = {"image": 0.0015, "model": 3.0, "install": 1.0, "sft_step": 0.13, "trai
           "greedy": 0.004, "sample": 0.0033, "report": 5.0}
 
 
-def expected_seconds(settings: DemoSettings, *, shipped_perception: bool) -> dict[str, float]:
+def expected_seconds(settings: DemoSettings, *, shipped_perception: bool,
+                     shipped_warm_start: bool) -> dict[str, float]:
     """What each stage should take here, from COST_S: the live view's "expected" column."""
     c = COST_S
     rollouts = settings.grpo_steps * settings.grpo_images_per_step * settings.num_generations
@@ -219,7 +244,7 @@ def expected_seconds(settings: DemoSettings, *, shipped_perception: bool) -> dic
     return {
         "world + tiny model": c["image"] * images + c["model"],
         "sft perception": c["install"] if shipped_perception else c["trainer"] + c["sft_step"] * settings.perception_steps,
-        "sft habit (warm start)": c["trainer"] + c["sft_step"] * settings.habit_steps,
+        "sft habit (warm start)": c["install"] if shipped_warm_start else c["trainer"] + c["sft_step"] * settings.habit_steps,
         **{grpo_stage(s): c["trainer"] + c["rollout"] * rollouts + greedy for s in SCHEMES},
         warm_eval_stage(settings): greedy + c["sample"] * settings.eval_images * settings.best_of_n,
         "report": c["report"],
@@ -278,13 +303,14 @@ def _warm_eval_job(settings: DemoSettings, out: Path, splits: dict[str, Path], s
 
 def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed: int = 0,
              settings: DemoSettings | None = None, log: Any = print, live: bool = True,
-             rebuild_perception: bool = False, workers: int | None = None) -> dict[str, Any]:
+             rebuild: str | None = None, workers: int | None = None) -> dict[str, Any]:
     """Run every stage into output_dir; returns the report dict (also in output_dir/report/).
 
     `workers`: processes for the stages after the warm start (default: all four at once on a
-    multi-core machine; 1: one after another in this process; the results are the same, docs/demo.md). `rebuild_perception`: stop after the
-    perception phase, trained from scratch even where the shipped checkpoint applies, and return
-    {"perception": folder, "verdict": comparison}.
+    multi-core machine; 1: one after another in this process; the results are the same, docs/demo.md). `rebuild`: "perception" (both warm-start phases) or
+    "warm start" (the habit phase, on the shipped perception checkpoint where it applies) trained from
+    scratch even where a shipped checkpoint applies; stop after the warm start and return
+    {"checkpoints": {phase name: (folder, comparison with the shipped checkpoint)}}.
     """
     from .lanes import default_workers
     from .progress import StageView, quiet_libraries
@@ -292,19 +318,21 @@ def run_demo(output_dir: str | Path = "runs/demo", *, quick: bool = False, seed:
     settings = settings or (QUICK if quick else FULL)
     view = StageView(enabled=live)
     with quiet_libraries():
-        return _run(Path(output_dir), quick, seed, settings, log, view, rebuild_perception,
+        if rebuild not in (None, "perception", "warm start"):
+            raise ValueError(f"unknown rebuild {rebuild!r}")
+        return _run(Path(output_dir), quick, seed, settings, log, view, rebuild,
                     max(1, workers or default_workers(len(SCHEMES) + 1)))
 
 
 def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, view: Any,
-         rebuild_perception: bool, workers: int) -> dict[str, Any]:
+         rebuild: str | None, workers: int) -> dict[str, Any]:
     import time
 
     import torch
 
     from ..models.tiny import build_tiny_vlm
     from ..report.run import run_report
-    from . import perception
+    from . import shipped
     from .curves import plot_training_curves, visibility_table, write_visibility_table
     from .dataset import load_split, write_world
     from .warmstart import write_sft_file
@@ -314,15 +342,23 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
     torch.set_num_threads(settings.threads)
     _claim_run_dir(out, {"seed": seed, "settings": asdict(settings)})
     perceiving, warm = out / "models" / "perception", out / "models" / "warm_start"
-    if rebuild_perception and perceiving.exists():
-        raise ConfigError(f"{perceiving} exists: rebuild the perception checkpoint into a fresh --output-dir")
-    expected = expected_seconds(settings, shipped_perception=not rebuild_perception and
-                                perception.likely_shipped(settings, seed))
-    if rebuild_perception:
-        expected = {k: v for k, v in expected.items() if k in ("world + tiny model", "sft perception")}
+    phases = {shipped.PERCEPTION: perceiving, shipped.WARM_START: warm}
+    rebuilt = {"perception": (shipped.PERCEPTION, shipped.WARM_START), "warm start": (shipped.WARM_START,),
+               None: ()}[rebuild]
+    for phase in rebuilt:
+        if phases[phase].exists():
+            raise ConfigError(f"{phases[phase]} exists: rebuild the {phase.name} checkpoint into a fresh --output-dir")
+    uses_shipped = {phase: phase not in rebuilt and all(shipped.likely_shipped(p, settings, seed) for p in phases
+                                                        if p is phase or p is shipped.PERCEPTION)
+                    for phase in phases}
+    expected = expected_seconds(settings, shipped_perception=uses_shipped[shipped.PERCEPTION],
+                                shipped_warm_start=uses_shipped[shipped.WARM_START])
+    if rebuild:
+        expected = {k: v for k, v in expected.items() if k in ("world + tiny model", "sft perception",
+                                                               "sft habit (warm start)")}
     log(f"[demo] {len(expected)} stages, expected ~{expected_wall(expected, settings, workers) / 60:.1f} min "
         f"with {workers} process{'es' if workers > 1 else ''} (seed {seed}{', quick' if quick else ''}"
-        f"{', perception rebuild' if rebuild_perception else ''})")
+        f"{f', {rebuild} rebuild' if rebuild else ''})")
 
     world = default_world()
     data = out / "data"
@@ -339,28 +375,15 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
                               image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
                               vision_layers=settings.vision_layers)
 
-    if not _done(perceiving):
-        run_recipe = perception.recipe(settings, seed, base, perception_file, PROMPT_FILE.read_text(encoding="utf-8"),
-                                       SFT_TARGET)
-        shipped = None if rebuild_perception else perception.shipped_for(run_recipe)
-        label = "perception (shipped)" if shipped else "perception SFT (honest)"
-        with view.stage(label, expected_seconds(settings, shipped_perception=bool(shipped))["sft perception"],
-                        total=None if shipped else settings.perception_steps) as stage:
-            if shipped:
-                perception.install(shipped, perceiving)
-            else:
-                _sft_phase(sft_config(settings, base, perception_file, out / "train" / "sft_perception", seed,
-                                      steps=settings.perception_steps, lr=settings.sft_lr, scheduler="cosine"),
-                           perceiving, stage)
-                perception.write_manifest(perceiving, run_recipe)
-    if rebuild_perception:
-        return {"perception": perceiving, "verdict": perception.compare_with_shipped(perceiving)}
-
-    with view.stage("habit SFT (warm start)", expected["sft habit (warm start)"],
-                    total=settings.habit_steps) as stage:
-        if not _done(warm):
-            _sft_phase(sft_config(settings, perceiving, habit_file, out / "train" / "sft_habit", seed,
-                                  steps=settings.habit_steps, lr=settings.habit_lr, freeze_vision=True), warm, stage)
+    _warm_start_phase(shipped.PERCEPTION, "perception SFT (honest)", "sft_perception", view, settings, seed, out, base,
+                      perception_file, rebuild=shipped.PERCEPTION in rebuilt, steps=settings.perception_steps,
+                      lr=settings.sft_lr, scheduler="cosine")
+    _warm_start_phase(shipped.WARM_START, "habit SFT (warm start)", "sft_habit", view, settings, seed, out, perceiving,
+                      habit_file, rebuild=shipped.WARM_START in rebuilt, steps=settings.habit_steps,
+                      lr=settings.habit_lr, freeze_vision=True)
+    if rebuild:
+        return {"checkpoints": {phase.name: (phases[phase], shipped.compare_with_shipped(phase, phases[phase]))
+                                for phase in rebuilt}}
 
     from .lanes import Job, run_side_by_side
 
