@@ -63,3 +63,18 @@ def test_extract_answer(completion, expected):
 )
 def test_normalize(text, expected):
     assert normalize(text) == expected
+
+
+def test_normalize_ascii_fast_path_matches_the_character_rule():
+    import random
+
+    from speciarl.answers import _SPACES, _keep
+
+    def by_rule(text):  # the definition, character by character
+        return _SPACES.sub(" ", "".join(ch if _keep(ch) else " " for ch in text).lower()).strip()
+
+    every = "".join(map(chr, range(128)))
+    rng = random.Random(0)
+    texts = [every, every[::-1], *(chr(c) for c in range(128))]
+    texts += ["".join(rng.choice(every) for _ in range(rng.randint(0, 30))) for _ in range(2000)]
+    assert all(text.isascii() and normalize(text) == by_rule(text) for text in texts)
