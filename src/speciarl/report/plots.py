@@ -19,13 +19,17 @@ STACK_ORDER = ("parse failure", "wrong", "abstain", "generic", "less specific", 
 assert set(STACK_ORDER) == set(SHARE_KEYS)
 
 
-def _pyplot():
+def load_pyplot():
+    """matplotlib's pyplot on the Agg backend (imported on first use: it takes most of a second)."""
     import matplotlib
 
     matplotlib.use("Agg")
     import matplotlib.pyplot as plt
 
     return plt
+
+
+_pyplot = load_pyplot
 
 
 def _save(fig, path: Path) -> Path:

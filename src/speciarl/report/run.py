@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import concurrent.futures
 import json
+import multiprocessing
 import os
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +32,11 @@ def run_names(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | N
 
 
 def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] | None = None,
-                 per_class: dict[str, Any] | None = None) -> dict[str, Any]:
+                 per_class: dict[str, Any] | None = None, meanwhile: Callable[[], object] | None = None
+                 ) -> dict[str, Any]:
     """Read and validate every input (one streaming pass each), then compute every number; nothing is
     written here. Given a dict, `per_class` receives run name -> per-class table (report/per_class.py),
-    computed in the same pass."""
+    computed in the same pass. `meanwhile` runs while worker processes read a large file (`tally_file`)."""
     from .per_class import ClassAccumulator
 
     runs: dict[str, Any] = {}
@@ -41,13 +44,41 @@ def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] 
         if not Path(path).is_file():
             raise SpeciarlError(f"{path}: no such file")
         classes = ClassAccumulator() if per_class is not None else None
-        tally = tally_file(path, classes)
+        tally = tally_file(path, classes, meanwhile=meanwhile)
         if classes is not None:
             per_class[name] = classes.finish()
         if not tally.predictions:
             raise SpeciarlError(f"{path}: no records")
         runs[name] = {"file": str(path), **summarize_tally(tally)}
     return {"runs": runs}
+
+
+def _draw_plots(runs: dict[str, Any], per_class: dict[str, Any], out: Path, published: Any) -> list[str]:
+    """The four plots; the per-class one (the slowest) in a forked process while this one draws the
+    others, when fork is safe (no other thread alive) and another CPU is there. Same files either way."""
+    import threading
+
+    from .plots import (
+        plot_category_shares, plot_correctness_specificity, plot_metric_vs_k, plot_per_class_specificity,
+    )
+    from .summary import default_workers
+
+    per_class_png = out / "per_class_specificity.png"
+    side = None
+    if default_workers() > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+        side = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+    try:
+        later = side.submit(plot_per_class_specificity, per_class, per_class_png) if side else None
+        made = [
+            plot_category_shares(runs, out / "category_shares.png"),
+            plot_correctness_specificity(runs, out / "correctness_specificity.png", published),
+            plot_metric_vs_k(runs, out / "metric_vs_k.png"),
+            later.result() if later else plot_per_class_specificity(per_class, per_class_png),
+        ]
+    finally:
+        if side is not None:
+            side.shutdown()
+    return [str(p) for p in made if p is not None]
 
 
 def run_report(
@@ -78,28 +109,19 @@ def run_report(
 
         published = load_reference(reference)  # a bad reference fails before the inputs are read
     per_class: dict[str, Any] = {}
-    report = build_report(inputs, names, per_class)
+    if plots:
+        from .plots import load_pyplot
+
+        report = build_report(inputs, names, per_class, meanwhile=load_pyplot)  # import while workers read
+    else:
+        report = build_report(inputs, names, per_class)
     runs = report["runs"]
     if published is not None:
         report["reference"] = published
     out = Path(out_dir)
-    files: list[str] = []
-    if plots:
-        from .plots import plot_category_shares, plot_correctness_specificity, plot_metric_vs_k
-
-        made = [
-            plot_category_shares(runs, out / "category_shares.png"),
-            plot_correctness_specificity(runs, out / "correctness_specificity.png", published),
-            plot_metric_vs_k(runs, out / "metric_vs_k.png"),
-        ]
-        files += [str(p) for p in made if p is not None]
+    files = _draw_plots(runs, per_class, out, published) if plots else []
     from .per_class import per_class_json
 
-    if plots:
-        from .plots import plot_per_class_specificity
-
-        made_class = plot_per_class_specificity(per_class, out / "per_class_specificity.png")
-        files += [str(made_class)] if made_class is not None else []
     write_atomic(out / "per_class.json", json.dumps(per_class_json(per_class), indent=1, ensure_ascii=False) + "\n")
     report["plots"] = files
     write_atomic(out / "summary.md", markdown_report(runs, published) + (f"\n{extra_markdown}" if extra_markdown else ""))

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 import os
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from typing import Annotated, Any, Optional
 
 import msgspec
@@ -62,17 +62,19 @@ def default_workers() -> int:
     return max(1, min(cpus, 8))
 
 
-def tally_file(path: str | os.PathLike[str], classes: Any = None, workers: int | None = None) -> RunTally:
+def tally_file(path: str | os.PathLike[str], classes: Any = None, workers: int | None = None,
+               meanwhile: Callable[[], object] | None = None) -> RunTally:
     """A graded record file, read and validated line by line (errors name file, line and field),
     duplicates rejected, memory bounded by the number of distinct samples. With `classes` (a
     `per_class.ClassAccumulator`), the same pass feeds the per-class numbers: one parse per line.
 
     Large files are split into byte ranges read by `workers` processes (default: the CPUs this
     process may use, at most 8), whose tallies are merged: the same numbers, in a fraction of the wall
-    time on a multi-core machine."""
+    time on a multi-core machine. `meanwhile` is called in this process while the workers read (the
+    report imports matplotlib then); not at all when the file is read here."""
     workers = default_workers() if workers is None else workers
     if workers > 1 and os.path.getsize(path) >= PARALLEL_MIN_BYTES:
-        return _tally_parallel(path, classes, workers)
+        return _tally_parallel(path, classes, workers, meanwhile)
     return _tally_range(path, 0, None, classes)
 
 
@@ -220,7 +222,8 @@ def _tally_part(job: tuple[str, int, int, bool]) -> tuple[Any, ...]:
     return ("ok", tally, classes)
 
 
-def _tally_parallel(path: str | os.PathLike[str], classes: Any, workers: int) -> RunTally:
+def _tally_parallel(path: str | os.PathLike[str], classes: Any, workers: int,
+                    meanwhile: Callable[[], object] | None = None) -> RunTally:
     import concurrent.futures
     import multiprocessing
 
@@ -235,7 +238,10 @@ def _tally_parallel(path: str | os.PathLike[str], classes: Any, workers: int) ->
     method = ("fork" if "fork" in methods and threading.active_count() == 1
               else "forkserver" if "forkserver" in methods else "spawn")
     with concurrent.futures.ProcessPoolExecutor(workers, mp_context=multiprocessing.get_context(method)) as pool:
-        parts = list(pool.map(_tally_part, jobs))
+        results = pool.map(_tally_part, jobs)  # every job submitted, the workers started
+        if meanwhile is not None:
+            meanwhile()
+        parts = list(results)
     tally = RunTally()
     for (_, start, _, _), part in zip(jobs, parts):  # in file order: the first bad line is the one reported
         if part[0] == "error":
