@@ -74,6 +74,12 @@ class Summary:
         }
 
 
+# Summed in label order, not in a frozenset's: a set of enum members iterates in an order that depends
+# on the process's string hash seed, which changed the last digits of summary.json from run to run.
+_CORRECT_LABELS = tuple(c.value for c in Category if c in CORRECT)
+_SPECIFIC_LABELS = tuple(c.value for c in Category if c in SPECIFIC_OR_FINER)
+
+
 def summarize_counts(counts: Mapping[str, float]) -> Summary:
     """Summary from counts keyed by label (and "parse failure"); counts may be fractional."""
     unknown = set(counts) - set(SHARE_KEYS)
@@ -83,8 +89,8 @@ def summarize_counts(counts: Mapping[str, float]) -> Summary:
     if total == 0:
         return Summary(count=0, shares={k: None for k in SHARE_KEYS})  # type: ignore[misc]
     shares = {k: counts.get(k, 0.0) / total for k in SHARE_KEYS}
-    correct = sum(shares[c.value] for c in CORRECT)
-    specific = sum(shares[c.value] for c in SPECIFIC_OR_FINER)
+    correct = sum(shares[label] for label in _CORRECT_LABELS)
+    specific = sum(shares[label] for label in _SPECIFIC_LABELS)
     specificity = specific / correct if correct > 0 else 0.0
     return Summary(
         count=total,

@@ -271,3 +271,18 @@ def test_per_class_counts_follow_each_prediction_s_own_ground_truth(tmp_path):
     classes = ClassAccumulator()
     tally_file(path, classes)
     assert classes.finish() == per_class_from_records(records)
+
+
+def test_the_summary_does_not_depend_on_the_process_hash_seed(tmp_path):
+    """Two report runs of one file give the same summary.json to the last bit, whatever the string hash
+    seed of each process (sums over a set of categories once followed the set's per-process order)."""
+    import os
+    import subprocess
+    import sys
+
+    path = _write_run(tmp_path / "run.jsonl", 6, samples=200)
+    code = ("import json, sys; from speciarl.report.summary import summarize_tally, tally_file; "
+            "print(json.dumps(summarize_tally(tally_file(sys.argv[1])), sort_keys=True))")
+    outputs = {subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True,
+                              env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
+    assert len(outputs) == 1

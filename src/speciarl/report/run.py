@@ -54,8 +54,9 @@ def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] 
 
 
 def _draw_plots(runs: dict[str, Any], per_class: dict[str, Any], out: Path, published: Any) -> list[str]:
-    """The four plots; the per-class one (the slowest) in a forked process while this one draws the
-    others, when fork is safe (no other thread alive) and another CPU is there. Same files either way."""
+    """The four plots; the per-class one (the slowest) and the category shares in a forked process while
+    this one draws the other two, when fork is safe (no other thread alive) and another CPU is there.
+    Same files either way."""
     import threading
 
     from .plots import (
@@ -63,22 +64,23 @@ def _draw_plots(runs: dict[str, Any], per_class: dict[str, Any], out: Path, publ
     )
     from .summary import default_workers
 
-    per_class_png = out / "per_class_specificity.png"
     side = None
     if default_workers() > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
         side = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
-        later = side.submit(plot_per_class_specificity, per_class, per_class_png) if side else None
+        there = [(plot_category_shares, runs, out / "category_shares.png"),
+                 (plot_per_class_specificity, per_class, out / "per_class_specificity.png")]
+        later = [side.submit(*job) for job in there] if side else []
         made = [
-            plot_category_shares(runs, out / "category_shares.png"),
             plot_correctness_specificity(runs, out / "correctness_specificity.png", published),
             plot_metric_vs_k(runs, out / "metric_vs_k.png"),
-            later.result() if later else plot_per_class_specificity(per_class, per_class_png),
+            *(future.result() for future in later),
+            *(draw(*args) for draw, *args in (there if side is None else [])),
         ]
     finally:
         if side is not None:
             side.shutdown()
-    return [str(p) for p in made if p is not None]
+    return [str(p) for p in (made[2], made[0], made[1], made[3]) if p is not None]  # the order summary.json lists
 
 
 def run_report(
