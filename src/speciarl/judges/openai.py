@@ -39,6 +39,10 @@ PROMPT_VARIANTS: dict[str, tuple[str, tuple[str, ...]]] = {
 BINARY_LABELS = {"correct": Category.SPECIFIC, "wrong": Category.WRONG}
 CHOICE_FIELDS = get_args(OpenAIJudgeOptions.model_fields["choice_field"].annotation)
 _D = field_defaults(OpenAIJudgeOptions)  # keyword defaults: defined once, in the judge config schema
+_PAIR_MARK = "\x00speciarl pair\x00"  # stands for the pair in the request template (request_payload)
+# json.dumps(..., ensure_ascii=False[, separators]) without building an encoder per call
+_encode = json.JSONEncoder(ensure_ascii=False).encode
+_encode_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
 _THINK = re.compile(r"^\s*<think>.*?</think>", re.DOTALL)
 
 
@@ -135,6 +139,7 @@ class OpenAIJudge(BaseJudge):
         self.identity = f"openai:{model}:{self.variant}:{self.prompt_hash[:12]}"
         self._session = None
         self._semaphore: asyncio.Semaphore | None = None
+        self._template: tuple[bytes, bytes] | tuple[()] | None = None  # see request_payload
 
     def __repr__(self) -> str:  # no key in reprs or logs
         return f"OpenAIJudge(url={self.url!r}, model={self.model!r}, prompt={self.variant!r})"
@@ -160,8 +165,7 @@ class OpenAIJudge(BaseJudge):
     # -- grading ----------------------------------------------------------------------------------
     def request_body(self, gt_norm: str, answer_norm: str) -> dict[str, Any]:
         """The exact request for one pair (public so tests and docs can show it)."""
-        pair = json.dumps({"ground_truth": gt_norm, "prediction": answer_norm}, ensure_ascii=False,
-                          separators=(",", ":"))
+        pair = _user_content(gt_norm, answer_norm)
         body: dict[str, Any] = {
             "model": self.model,
             "messages": [{"role": "system", "content": self.prompt_text}, {"role": "user", "content": pair}],
@@ -174,6 +178,22 @@ class OpenAIJudge(BaseJudge):
             body["guided_choice"] = list(self.labels)
         body.update(self.extra_body)
         return body
+
+    def request_payload(self, gt_norm: str, answer_norm: str) -> bytes:
+        """`request_body` as sent: JSON in UTF-8. Built from a template made on first use, so the system
+        prompt (~2 kB) is encoded once, not per request; the bytes are the same as encoding the body."""
+        template = self._template
+        if template is None:
+            whole = json.dumps(self.request_body(_PAIR_MARK, _PAIR_MARK), ensure_ascii=False)
+            mark = json.dumps(_user_content(_PAIR_MARK, _PAIR_MARK), ensure_ascii=False)
+            if whole.count(mark) == 1:
+                head, _, tail = whole.partition(mark)
+                template = self._template = (head.encode("utf-8"), tail.encode("utf-8"))
+            else:  # extra_body replaced the messages: encode each body whole
+                template = self._template = ()
+        if not template:
+            return json.dumps(self.request_body(gt_norm, answer_norm), ensure_ascii=False).encode("utf-8")
+        return template[0] + _encode(_user_content(gt_norm, answer_norm)).encode("utf-8") + template[1]
 
     async def _grade_unique(self, pairs: list[Pair]) -> list[Verdict]:
         session, semaphore = self._client()
@@ -218,7 +238,7 @@ class OpenAIJudge(BaseJudge):
                     extra[name] = extra.get(name, 0) + value
 
     async def _grade_one(self, session, semaphore: asyncio.Semaphore, pair: Pair) -> Verdict:
-        payload = json.dumps(self.request_body(*pair), ensure_ascii=False).encode("utf-8")
+        payload = self.request_payload(*pair)
 
         async def attempt() -> Category:
             self.stats.requests += 1
@@ -249,6 +269,11 @@ class OpenAIJudge(BaseJudge):
                     message += " (this server may not support choice-constrained output: set choice_field: none)"
             return Verdict(None, error=message, source="llm")
         return Verdict(category, source="llm")
+
+
+def _user_content(gt_norm: str, answer_norm: str) -> str:
+    """The user message: the pair as compact JSON."""
+    return _encode_compact({"ground_truth": gt_norm, "prediction": answer_norm})
 
 
 def _ignored_constraint(choice_field: str) -> str:
