@@ -19,6 +19,7 @@ from ..records import (
 from .per_class import MAX_DISTINCT
 
 WRONG_CODE, LESS_SPECIFIC_CODE = CATEGORY_CODES["wrong"], CATEGORY_CODES["less specific"]
+LABEL_OF_CODE = {code: label for label, code in CATEGORY_CODES.items()}
 
 
 def _levels(per_dataset: dict[str, Summary]) -> dict[str, Any]:
@@ -105,56 +106,56 @@ def _tally_range(path: str | os.PathLike[str], start: int, end: int | None, clas
 
     The hot loop of `speciarl report`, written out in one function (no call per line but the decoder):
     a line msgspec decodes into `_GradedLine` with a known category is counted inline; any other goes
-    through `_general_line` (orjson / json and `records.key_fields`: every check of `Record.from_dict`,
+    through `_GeneralLines.read` (orjson / json and `records.key_fields`: every check of `Record.from_dict`,
     its errors). The ground truth is kept once per sample (in the tally's state); per-class counts are
     the samples' count vectors summed per class at the end, plus a correction for the rare prediction
     whose ground truth differs from its sample's first one."""
     tally = RunTally()
-    find, new_state = tally.samples.get, tally.new_state
+    find, new_state, split_state = tally.samples.get, tally.new_state, tally.split_state
     decode = msgspec.json.Decoder(_GradedLine).decode
     general = _GeneralLines(path)
-    codes = CATEGORY_CODES
-    odd_truth: dict[tuple[str, str, int], int] = {}  # (dataset, ground truth, code) -> correction
+    slots = {label: 2 + code for label, code in CATEGORY_CODES.items()}  # label -> its count's place in a state
+    odd_truth: dict[tuple[str, str, int], int] = {}  # (dataset, ground truth, slot) -> correction
     answers: dict[tuple[str, str, int], dict[str, int]] = {}  # wrong / less specific answers per class
-    wrong, less, truth_at = WRONG_CODE, LESS_SPECIFIC_CODE, RunTally.TRUTH
-    number = counted = 0
+    truth_at = RunTally.TRUTH
+    # per slot: keep the answer text? (wrong and less specific ones, for the per-class confusions)
+    keep = tuple(classes is not None and slot - 2 in (WRONG_CODE, LESS_SPECIFIC_CODE) for slot in range(9))
+    errors = (msgspec.MsgspecError, ValueError, KeyError, RecursionError)
+    first = 1
     for lines in iter_line_batches(path, start, end):
-        for raw in lines:
-            number += 1
+        check_utf8 = not all(map(bytes.isascii, lines))  # msgspec does not check the values it skips; orjson does
+        for number, raw in enumerate(lines, first):
             try:
-                if not raw.isascii():
-                    raw.decode()  # msgspec does not check the UTF-8 of the values it skips; orjson does
+                if check_utf8:
+                    raw.decode()
                 line = decode(raw)
-            except (msgspec.MsgspecError, ValueError, RecursionError):
-                fields = general.read(raw, number)
-                if fields is None:
+                slot = slots[line.category]
+            except errors:  # anything unusual (or an unknown label): the general way, with its errors
+                line = general.read(raw, number)
+                if line is None:
                     continue
-                sample_id, dataset, truth, index, code, answer = fields
-            else:
-                sample_id, dataset, truth, index = line.sample_id, line.dataset, line.ground_truth, line.prediction_index
-                answer, code = line.answer, codes.get(line.category)
-                if code is None:  # an unknown label: the general way raises its error
-                    sample_id, dataset, truth, index, code, answer = general.read(raw, number)
+                slot = slots[line.category]
+            sample_id = line.sample_id
             state = find(sample_id)
             if state is None:
-                state = new_state(sample_id, dataset, truth)
-            bit = 1 << index
-            if state[1] & bit:
-                raise RecordError(path, number, "sample_id", str(DuplicatePrediction(sample_id, index)))
-            state[1] |= bit
-            if state[0] != dataset:
-                state = tally.split_state(sample_id, dataset, truth)
-            state[2 + code] += 1
-            counted += 1
-            if state[truth_at] != truth:
-                first = (state[0], state[truth_at], code)
-                odd_truth[first] = odd_truth.get(first, 0) - 1
-                key = (dataset, truth, code)
+                state = new_state(sample_id, line.dataset, line.ground_truth)
+            bits, bit = state[1], 1 << line.prediction_index
+            if bits & bit:
+                raise RecordError(path, number, "sample_id",
+                                  str(DuplicatePrediction(sample_id, line.prediction_index)))
+            state[1] = bits | bit
+            if state[0] != line.dataset:
+                state = split_state(sample_id, line.dataset, line.ground_truth)
+            state[slot] += 1
+            if state[truth_at] != line.ground_truth:
+                key = (state[0], state[truth_at], slot)
+                odd_truth[key] = odd_truth.get(key, 0) - 1
+                key = (line.dataset, line.ground_truth, slot)
                 odd_truth[key] = odd_truth.get(key, 0) + 1
-            if (code == wrong or code == less) and classes is not None and answer:
-                text = answer.strip()
+            if keep[slot] and line.answer:
+                text = line.answer.strip()
                 if text:
-                    key = (dataset, truth, code)
+                    key = (line.dataset, line.ground_truth, slot)
                     counter = answers.get(key)
                     if counter is None:
                         counter = answers[key] = {}
@@ -162,7 +163,8 @@ def _tally_range(path: str | os.PathLike[str], start: int, end: int | None, clas
                         counter[text] += 1
                     elif len(counter) < MAX_DISTINCT:
                         counter[text] = 1
-    tally.predictions = counted
+        first += len(lines)
+    tally.predictions = sum(sum(state[2:9]) for state in tally.states())
     if classes is not None:
         _feed_classes(tally, odd_truth, answers, classes)
     return tally
@@ -177,8 +179,8 @@ class _GeneralLines:
         self.loads, self.exact = json_loaders()
         self.required = frozenset(GRADED_FIELDS)
 
-    def read(self, raw: bytes, number: int) -> tuple[str, str, str, int, int, str | None] | None:
-        """(sample_id, dataset, ground truth, index, code, answer), or None for a blank line."""
+    def read(self, raw: bytes, number: int) -> _GradedLine | None:
+        """The line's fields as `_GradedLine` (converted as `key_fields` converts), or None for a blank line."""
         try:
             data = self.loads(raw)
         except ValueError:
@@ -186,27 +188,29 @@ class _GeneralLines:
             if data is SKIPPED_LINE:
                 return None
         sample_id, dataset, index, code = key_fields(data, self.path, number, GRADED_FIELDS, self.required)
-        return sample_id, dataset, str(data["ground_truth"]), index, code, data.get("answer")
+        return _GradedLine(sample_id, dataset, str(data["ground_truth"]), data.get("answer"), LABEL_OF_CODE[code],
+                           index)
 
 
 def _feed_classes(tally: RunTally, odd_truth: dict[tuple[str, str, int], int],
                   answers: dict[tuple[str, str, int], dict[str, int]], classes: Any) -> None:
-    """Per-class counts from the samples' count vectors (+ corrections), and the answers, into `classes`."""
+    """Per-class counts from the samples' count vectors (+ corrections), and the answers, into `classes`
+    (keys hold a state's slot: 2 + category code)."""
     from .per_class import CATEGORY_OF_CODE
 
     by_class = odd_truth
     for state in tally.states():
         truth = state[RunTally.TRUTH]
-        for code in range(7):
-            count = state[2 + code]
+        for slot in range(2, 9):
+            count = state[slot]
             if count:
-                key = (state[0], truth, code)
+                key = (state[0], truth, slot)
                 by_class[key] = by_class.get(key, 0) + count
-    for (dataset, truth, code), count in by_class.items():
+    for (dataset, truth, slot), count in by_class.items():
         if count:
-            classes.add_count(dataset, truth, CATEGORY_OF_CODE[code], count)
-    for (dataset, truth, code), counter in answers.items():
-        classes.add_answer_counts(dataset, truth, CATEGORY_OF_CODE[code], counter)
+            classes.add_count(dataset, truth, CATEGORY_OF_CODE[slot - 2], count)
+    for (dataset, truth, slot), counter in answers.items():
+        classes.add_answer_counts(dataset, truth, CATEGORY_OF_CODE[slot - 2], counter)
 
 
 def _tally_part(job: tuple[str, int, int, bool]) -> tuple[Any, ...]:
