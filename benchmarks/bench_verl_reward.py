@@ -86,7 +86,8 @@ def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, 
                                      "concurrency": capacity}))
     spec = tmp / "spec.json"
     spec.write_text(json.dumps({"judge_config": str(judge), "workers": workers, "rollouts": rollouts,
-                                "overrides": ["algorithm.adv_estimator=speciarl"], "reward_path": reward_path}))
+                                "overrides": ["algorithm.adv_estimator=speciarl"], "reward_path": reward_path,
+                                "warm": True}))
     env = {**os.environ, "PYTHONPATH": os.pathsep.join([verl_path, str(ROOT / "src")])}
     proc = subprocess.run([sys.executable, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
                           capture_output=True, text=True, env=env, timeout=1800)

@@ -186,3 +186,55 @@ def test_redis_waiter_gets_the_lock_holders_grade_and_grades_its_own_meanwhile(s
     assert (own.category.value, own.source) == ("wrong", "llm")
     assert [body["messages"][-1]["content"] for body in server.requests] == [
         '{"ground_truth":"species 2","prediction":"answer 2"}']
+
+
+def test_redis_claims_follow_free_request_slots(server, redis_url):
+    """Two workers asked for the same pairs: each claims only what it can send at once, so the one
+    with more room grades more, and every pair is graded once."""
+    table_server(server)
+    server.latency = 0.1
+    narrow = build_judge(config(server, redis_url, concurrency=2))
+    wide = build_judge(config(server, redis_url, concurrency=8))
+    pairs = PAIRS[:10]
+    futures = [narrow.submit(pairs), wide.submit(pairs)]
+    a, b = (f.result(30) for f in futures)
+    assert [v.category for v in a] == [v.category for v in b] and all(v.ok for v in a)
+    assert len(server.answered) == 10 and set(server.answered.values()) == {1}, server.answered
+    assert narrow.stats.llm + wide.stats.llm == 10
+    assert narrow.stats.llm <= 4 < wide.stats.llm, (narrow.stats.llm, wide.stats.llm)
+
+
+def test_redis_waiter_is_told_when_the_holder_releases_without_a_grade(server, redis_url):
+    """The holder's release reaches the waiting worker at once (its own note, not the periodic
+    check), and the waiter claims and grades the pair itself."""
+    import threading
+
+    from speciarl.judges import RedisCache
+
+    table_server(server)
+    judge = build_judge(config(server, redis_url))
+    key = cache_key("species 1", "answer 1", judge.identity, judge.prompt_hash)
+    holder = RedisCache(redis_url)
+
+    async def hold():
+        found = await holder.lookup([key], 1)
+        assert found.owned == [key]
+        await holder.aclose()
+
+    asyncio.run(hold())
+    result = {}
+    thread = threading.Thread(target=lambda: result.update(v=judge.grade([("species 1", "answer 1")])))
+    started = time.monotonic()
+    thread.start()
+    time.sleep(0.3)
+    assert not server.requests  # waiting for the holder
+
+    async def release():
+        await holder.put_many({}, release=[key])
+        await holder.aclose()
+
+    asyncio.run(release())
+    thread.join(10)
+    [verdict] = result["v"]
+    assert verdict.ok and verdict.source == "llm" and len(server.requests) == 1
+    assert time.monotonic() - started < 0.3 + judge.cache.check_interval  # woken by the note

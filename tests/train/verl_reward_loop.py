@@ -12,7 +12,8 @@ and their event loops are the ones Ray would run.
 
 SPEC: {"judge_config": path, "workers": int, "rollouts": [[ground_truth, response_text, uid], ...],
        "reward_kwargs": {...}, "overrides": [...], "seed": int, "estimator": bool,
-       "rate_limited_probe": bool, "reward_path": another reward file (benchmarks: verl's own cost)}
+       "rate_limited_probe": bool, "reward_path": another reward file (benchmarks: verl's own cost),
+       "warm": bool (each worker scores a rollout outside the step first, not counted: a later step)}
 Output: {"scores": [...], "categories": [...], "errors": [...], "seconds": wall time of the scoring
          (all workers released together), "worker_cpu": CPU seconds of all workers while scoring, "judge": summed judge counters (llm, cache, requests),
          "advantage": "ok" | error text, "rate_limited": error text}
@@ -99,14 +100,20 @@ async def judge_stats() -> dict:
     return totals
 
 
-def worker_process(config, rollouts, share, conn, ready) -> None:
+def worker_process(config, rollouts, share, conn, ready, warm: bool = False) -> None:
     """One reward worker: verl's RewardLoopWorker, every routed rollout awaited concurrently once all
-    workers are up (verl's actors exist before a step starts)."""
+    workers are up (verl's actors exist before a step starts). `warm`: first score one rollout outside
+    the step, as a previous step would have (judge built, connections open), and count from there."""
     try:
         from verl.experimental.reward_loop.reward_loop import RewardLoopWorker
 
         worker = RewardLoopWorker(config)
         items = {i: rollout_item(worker.input_tokenizer, *rollouts[i]) for i in share}
+        before = {"llm": 0, "cache": 0, "requests": 0}
+        if warm:
+            probe = rollout_item(worker.input_tokenizer, "warm-up label", "<answer>warm-up answer</answer>", "warm-up")
+            worker.loop.run_until_complete(worker.compute_score(probe))
+            before = worker.loop.run_until_complete(judge_stats())
         ready.wait()
 
         async def one(i):
@@ -119,10 +126,20 @@ def worker_process(config, rollouts, share, conn, ready) -> None:
         async def all_of_them():
             return await asyncio.gather(*(one(i) for i in share))
 
+        profiler = None
+        if os.environ.get("SPECIARL_PROFILE_DIR"):  # cProfile of each worker's scoring (benchmarks)
+            import cProfile
+
+            profiler = cProfile.Profile(time.process_time)  # CPU time: 2 shared cores
+            profiler.enable()
         started, cpu = time.time(), time.process_time()
         results = worker.loop.run_until_complete(all_of_them())
+        if profiler is not None:
+            profiler.disable()
+            profiler.dump_stats(os.path.join(os.environ["SPECIARL_PROFILE_DIR"], f"worker{os.getpid()}.prof"))
+        after = worker.loop.run_until_complete(judge_stats())
         conn.send({"results": results, "start": started, "end": time.time(), "cpu": time.process_time() - cpu,
-                   "stats": worker.loop.run_until_complete(judge_stats())})
+                   "stats": {key: after[key] - before[key] for key in after}})
     except BaseException:  # noqa: BLE001
         ready.abort()  # release the others: the parent reports this crash
         conn.send({"crash": traceback.format_exc()})
@@ -195,7 +212,7 @@ def main() -> None:
         pipes, procs = [], []
         for share in shares:
             parent, child = ctx.Pipe(duplex=False)
-            proc = ctx.Process(target=worker_process, args=(config, rollouts, share, child, ready))
+            proc = ctx.Process(target=worker_process, args=(config, rollouts, share, child, ready, spec.get("warm")))
             proc.start()
             pipes.append(parent)
             procs.append(proc)
@@ -218,6 +235,7 @@ def main() -> None:
                "seconds": max(r["end"] for r in replies) - started,
                "worker_seconds": [r["end"] - r["start"] for r in replies],
                "worker_cpu": sum(r["cpu"] for r in replies),
+               "worker_llm": [r["stats"]["llm"] for r in replies],
                "judge": {key: sum(r["stats"][key] for r in replies) for key in replies[0]["stats"]}}
         if spec.get("estimator"):
             out["advantage"] = advantage_check(config, rollouts, scores)

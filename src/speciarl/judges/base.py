@@ -137,6 +137,7 @@ class BaseJudge:
     prompt_hash: str = ""
     source: str = "llm"
     grades_inline = False  # True: `_grade_unique` never awaits, so no other call can overlap it
+    request_slots: int | None = None  # requests at once (claims on a shared cache follow free slots)
 
     def __init__(self, *, fast_paths: FastPaths | None = None, cache: Cache | None = None):
         self.fast_paths = fast_paths if fast_paths is not None else FastPaths()
@@ -148,6 +149,8 @@ class BaseJudge:
         self._batch: list[Pair] = []
         self._flush_scheduled = False
         self._tasks: set[asyncio.Task[None]] = set()
+        self._free: int | None = None  # request slots not reserved by claimed pairs (`_lookup_and_grade`)
+        self._room_waiter: asyncio.Future[None] | None = None
         self._home: IOLoop | None = None  # None: the process's I/O loop
 
     @property
@@ -231,6 +234,7 @@ class BaseJudge:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._inflight, self._batch, self._flush_scheduled, self._tasks = {}, [], False, set()
+            self._free, self._room_waiter = None, None
             self._forget_loop_resources()
             if self._home is None:  # a judge homed on a host's loop is closed by that host
                 io_loop().close_at_exit(self)
@@ -417,15 +421,67 @@ class BaseJudge:
                     fut.set_result(verdicts.get(key) or Verdict(None, error="grading interrupted", source=self.source))
 
     async def _lookup_and_grade(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
-        owned, elsewhere = keys, []
-        if self.cache is not None:
-            owned, elsewhere = await self._from_cache(keys, verdicts)
-        if elsewhere:  # grade ours while another worker grades the rest; take over what it fails
-            _, orphans = await asyncio.gather(self._grade_and_store(owned, verdicts),
-                                              self._wait_elsewhere(elsewhere, verdicts))
-            await self._grade_and_store(orphans, verdicts)
-        else:
-            await self._grade_and_store(owned, verdicts)
+        """Cached grades first; of the misses, claim only as many as this judge has free request slots
+        (the rest wait for room, or for another worker that claims them first: on a cache shared by
+        several workers, the work spreads over all of them); wait for those another worker holds, and
+        claim again what it fails to deliver."""
+        if self.cache is None:
+            await self._grade_and_store(keys, verdicts)
+            return
+        hashed = self._hashed(keys)
+        pending, jobs, first = list(hashed), set(), True
+        try:
+            while pending or jobs:
+                room = self._room()
+                if pending and (first or room is None or room > 0):
+                    first = False
+                    limit = None if room is None else max(0, min(room, len(pending)))
+                    if limit is not None:
+                        self._free -= limit  # reserved before awaiting: concurrent batches share the slots
+                    try:
+                        found = await self.cache.lookup(pending, limit)
+                    except BaseException:
+                        self._release(limit or 0)
+                        raise
+                    self._release((limit or 0) - len(found.owned) if limit is not None else 0)
+                    self._take(found.found, hashed, verdicts)
+                    pending = found.pending
+                    if found.owned:
+                        jobs.add(asyncio.ensure_future(self._grade_and_store(
+                            [hashed[h] for h in found.owned], verdicts, slots=limit is not None)))
+                    if found.elsewhere:
+                        jobs.add(asyncio.ensure_future(self._wait_elsewhere(found.elsewhere, hashed, verdicts)))
+                    continue
+                waits = set(jobs)
+                if pending:
+                    waits.add(self._room_changed())
+                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
+                for task in done & jobs:
+                    jobs.discard(task)
+                    pending += task.result() or []  # keys another worker released without a grade
+        finally:
+            for task in jobs:
+                task.cancel()
+
+    def _room(self) -> int | None:
+        """Free request slots for claimed pairs (None: this judge does not limit them)."""
+        if self.request_slots is None:
+            return None
+        if self._free is None:
+            self._free = self.request_slots
+        return self._free
+
+    def _release(self, slots: int) -> None:
+        if slots and self._free is not None:
+            self._free += slots
+            waiter, self._room_waiter = self._room_waiter, None
+            if waiter is not None and not waiter.done():
+                waiter.set_result(None)
+
+    def _room_changed(self) -> asyncio.Future[None]:
+        if self._room_waiter is None:
+            self._room_waiter = asyncio.get_running_loop().create_future()
+        return self._room_waiter
 
     def _hashed(self, keys: list[Pair]) -> dict[str, Pair]:
         return {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
@@ -438,23 +494,11 @@ class BaseJudge:
         self.stats.cache += len(labels)
         return labels
 
-    async def _from_cache(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> tuple[list[Pair], list[Pair]]:
-        """Look keys up and claim the misses: (keys this call grades, keys another worker is grading)."""
-        assert self.cache is not None
-        hashed = self._hashed(keys)
-        hits = self._take(await self.cache.get_many(list(hashed)), hashed, verdicts)
-        misses = [h for h in hashed if h not in hits]
-        owned, elsewhere = await self.cache.claim(misses) if misses else ([], [])
-        return [hashed[h] for h in owned], [hashed[h] for h in elsewhere]
-
-    async def _wait_elsewhere(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> list[Pair]:
+    async def _wait_elsewhere(self, keys: list[str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> list[str]:
         """Wait for grades another worker holds the lock for; returns the keys it failed to deliver."""
-        if not keys:
-            return []
         assert self.cache is not None
-        hashed = self._hashed(keys)
-        found = self._take(await self.cache.wait_for(list(hashed)), hashed, verdicts)
-        return [k for h, k in hashed.items() if h not in found]
+        found = self._take(await self.cache.wait_for(keys), hashed, verdicts)
+        return [h for h in keys if h not in found]
 
     async def _graded(self, keys: list[Pair]):
         """Lists of (key, verdict) as grades finish; judges that can stream override this."""
@@ -467,17 +511,28 @@ class BaseJudge:
         if fut is not None and not fut.done():
             fut.set_result(verdict)
 
-    async def _grade_and_store(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
+    async def _grade_and_store(self, keys: list[Pair], verdicts: dict[Pair, Verdict], *, slots: bool = False) -> None:
         """Grade keys with the judge itself and count them; each group of grades that finish together is
-        stored in the cache (one transaction, releasing our locks), then handed to the waiting calls."""
+        stored in the cache (one transaction, releasing our locks), then handed to the waiting calls.
+        `slots`: the keys hold reserved request slots (`_lookup_and_grade`), freed as they finish."""
         if not keys:
             return
+        held = [len(keys) if slots else 0]
+        try:
+            await self._grade_groups(keys, verdicts, held)
+        finally:
+            self._release(held[0])
+
+    async def _grade_groups(self, keys: list[Pair], verdicts: dict[Pair, Verdict], held: list[int]) -> None:
         stats, cache = self.stats, self.cache
         async for group in self._graded(keys):
             for key, verdict in group:
                 verdicts[key] = verdict
                 source = verdict.source if verdict.ok else "errors"
                 setattr(stats, source, getattr(stats, source) + 1)
+            if held[0]:  # the requests are done: room for the next claims while this group is stored
+                self._release(len(group))
+                held[0] -= len(group)
             if cache is not None:
                 hashed = [(cache_key(k[0], k[1], self.identity, self.prompt_hash), v) for k, v in group]
                 await cache.put_many({h: v.category.value for h, v in hashed if v.ok},  # type: ignore[union-attr]

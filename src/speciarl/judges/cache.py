@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import asyncio
 import concurrent.futures
-import json
 import logging
 import os
 import sqlite3
@@ -17,7 +16,9 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
+from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 from ..categories import LABELS
 from ..errors import ConfigError
@@ -36,6 +37,17 @@ def default_cache_path() -> Path:
     return base / "speciarl" / "judge-cache.sqlite"
 
 
+@dataclass
+class Lookup:
+    """What `Cache.lookup` found: grades, keys claimed by this worker, keys another worker holds (see
+    `wait_for`), keys left unclaimed because of the limit (ask again when there is room)."""
+
+    found: dict[str, str]
+    owned: list[str]
+    elsewhere: list[str]
+    pending: list[str]
+
+
 class Cache:
     """Interface used by `BaseJudge`; every method is safe to call with an empty list."""
 
@@ -44,11 +56,14 @@ class Cache:
     async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         raise NotImplementedError
 
-    async def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
-        """Split keys into (ours to grade, being graded elsewhere). No lock: all are ours."""
-        return list(keys), []
+    async def lookup(self, keys: Sequence[str], limit: int | None = None) -> Lookup:
+        """Read keys and claim the misses to grade. A cache without in-flight locks: every miss is
+        ours, whatever `limit` (the most misses to claim now; None: all)."""
+        found = await self.get_many(keys)
+        return Lookup(found, [k for k in keys if k not in found], [], [])
 
     async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
+        """Grades of keys `lookup` found held elsewhere, once their holders finish (absent: no grade)."""
         return {}
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
@@ -171,43 +186,139 @@ class SQLiteCache(Cache):
             self._call(self._disconnect)
 
 
+_LOOKUP = r"""
+-- ARGV: prefix, token, lock ttl ms, claim limit (-1: none), key hashes...
+-- per key: its label; else 1 = claimed by us, 2 = held elsewhere (we wait: registered for the holder's
+-- note), 0 = free but over the limit (not claimed)
+local p, token, ttl, limit = ARGV[1], ARGV[2], ARGV[3], tonumber(ARGV[4])
+local out, claimed = {}, 0
+for i = 5, #ARGV do
+  local k = ARGV[i]
+  local v = redis.call('GET', p .. k)
+  if v then
+    out[#out + 1] = v
+  else
+    local lock = p .. 'lock:' .. k
+    local holder = redis.call('GET', lock)
+    if holder and holder ~= token then
+      redis.call('SADD', p .. 'wait:' .. k, token)
+      redis.call('PEXPIRE', p .. 'wait:' .. k, ttl)
+      out[#out + 1] = 2
+    elseif limit < 0 or claimed < limit then
+      redis.call('SET', lock, token, 'PX', ttl)
+      claimed = claimed + 1
+      out[#out + 1] = 1
+    else
+      out[#out + 1] = 0
+    end
+  end
+end
+return out
+"""
+
+_STORE = r"""
+-- ARGV: prefix, token, value ttl ms (0: none), note ttl ms, number of grades n, n x (hash, label),
+-- then hashes released without a grade. Stores the grades, drops our locks and tells each waiting
+-- worker, in one message to its note list, what became of the keys it waits for ('' = no grade).
+local p, token, vttl, nttl, n = ARGV[1], ARGV[2], tonumber(ARGV[3]), ARGV[4], tonumber(ARGV[5])
+local notes = {}
+local function settle(k, v)
+  local lock = p .. 'lock:' .. k
+  if redis.call('GET', lock) == token then redis.call('DEL', lock) end
+  local w = p .. 'wait:' .. k
+  local waiters = redis.call('SMEMBERS', w)
+  if #waiters > 0 then
+    redis.call('DEL', w)
+    for _, x in ipairs(waiters) do
+      local note = notes[x]
+      if not note then note = {}; notes[x] = note end
+      note[#note + 1] = k .. '\t' .. v
+    end
+  end
+end
+for i = 0, n - 1 do
+  local k, v = ARGV[6 + 2 * i], ARGV[7 + 2 * i]
+  if vttl > 0 then redis.call('SET', p .. k, v, 'PX', vttl) else redis.call('SET', p .. k, v) end
+  settle(k, v)
+end
+for i = 6 + 2 * n, #ARGV do settle(ARGV[i], '') end
+for x, note in pairs(notes) do
+  local box = p .. 'note:' .. x
+  redis.call('RPUSH', box, table.concat(note, '\n'))
+  redis.call('PEXPIRE', box, nttl)
+end
+return 0
+"""
+
+_CHECK = r"""
+-- ARGV: prefix, key hashes... -> per key: its label, 1 = still locked, 0 = neither (the holder is gone)
+local p, out = ARGV[1], {}
+for i = 2, #ARGV do
+  local k = ARGV[i]
+  local v = redis.call('GET', p .. k)
+  if v then out[#out + 1] = v
+  elseif redis.call('EXISTS', p .. 'lock:' .. k) == 1 then out[#out + 1] = 1
+  else out[#out + 1] = 0 end
+end
+return out
+"""
+
+
 class RedisCache(Cache):
-    """Shared cache for multi-node training, with in-flight locks (`SET NX PX`) per key.
+    """Shared cache for multi-node training, with an in-flight lock per key, taken atomically.
 
-    Thread contract: the client is bound to the event loop that first uses it (the judge's I/O loop);
-    used from another loop it is replaced, never shared.
+    Thread contract: the client is bound to the event loop that first uses it (the judge's loop);
+    used from another loop it is replaced, never shared. A forked child gets its own client and token.
 
-    A worker that finds a key locked waits (polling) for the holder's grade; if the lock expires or
-    is released without a grade (the holder failed), the waiter grades the pair itself.
+    Coordination costs one round trip per batch each way, whatever the batch size: `lookup` is one Lua
+    script (read every key, claim up to `limit` free ones, register as a waiter for those another
+    worker holds); `put_many` is another (store the grades, drop our locks, and push one note per
+    waiting worker onto that worker's own list). A worker reads only its own notes (one blocking pop
+    serves all its waits), so a grade wakes only the workers that asked for it. Every `check_interval`
+    seconds a worker with waits re-reads those keys, which catches a holder that died (its lock expires
+    after `lock_ttl`: the waiter then claims and grades the pair itself). Labels already seen are kept
+    in memory (up to `memo_size`): a grade in the cache never changes. Needs one Redis server (or one
+    hash slot): the scripts touch keys derived from their arguments.
     """
 
     def __init__(self, url: str, *, prefix: str = "speciarl:judge:", lock_ttl: float = 60.0,
-                 poll_interval: float = 0.02, ttl: float | None = None):
+                 check_interval: float | None = None, ttl: float | None = None, memo_size: int = 200_000):
         try:
             import redis.asyncio  # noqa: F401
         except ImportError:
             raise ConfigError("a redis:// judge cache needs the redis client: pip install 'speciarl[redis]'") from None
         self.url, self.prefix = url, prefix
         self.lock_ttl_ms = int(lock_ttl * 1000)
-        self.poll_interval = poll_interval
+        self.check_interval = check_interval if check_interval is not None else min(1.0, lock_ttl / 4)
         self.ttl = ttl
+        self.memo_size = memo_size
         self.description = f"redis:{url.split('@')[-1]}"  # never show a password
         self._client = None
+        self._scripts: dict[str, Any] = {}
         self._loop: asyncio.AbstractEventLoop | None = None
-        self._token = uuid.uuid4().hex
+        self._pid = -1
+        self._token = ""
         self._warned = False
+        self._memo: dict[str, str] = {}
         self._waiting: dict[str, tuple[asyncio.Future[str | None], float]] = {}  # key -> (grade, deadline)
-        self._poller: asyncio.Task[None] | None = None
+        self._early: dict[str, str] = {}  # notes read before their wait was registered
+        self._watcher: asyncio.Task[None] | None = None
 
     def _redis(self):
         import redis.asyncio as aredis
 
         loop = asyncio.get_running_loop()
-        if self._client is None or self._loop is not loop:  # clients are bound to one event loop
+        if self._client is None or self._loop is not loop or self._pid != os.getpid():
+            # clients are bound to one event loop; a forked child is another worker (own locks, notes)
+            if self._pid != os.getpid():
+                self._pid, self._token, self._memo = os.getpid(), uuid.uuid4().hex, {}
             self._client = aredis.Redis.from_url(self.url, decode_responses=True)
+            self._scripts = {name: self._client.register_script(code)
+                             for name, code in (("lookup", _LOOKUP), ("store", _STORE), ("check", _CHECK))}
             self._loop = loop
-            self._waiting, self._poller = {}, None
+            self._waiting, self._early, self._watcher = {}, {}, None
         return self._client
+
     def _warn(self, exc: Exception) -> None:
         if not self._warned:
             log.warning("judge cache %s unavailable (%s): grading without it", self.description, exc)
@@ -232,6 +343,11 @@ class RedisCache(Cache):
         finally:
             await self.aclose()
 
+    def _remember(self, key: str, label: str) -> None:
+        if len(self._memo) >= self.memo_size:
+            self._memo.clear()
+        self._memo[key] = label
+
     async def get_many(self, keys: Sequence[str]) -> dict[str, str]:
         import redis
 
@@ -244,48 +360,72 @@ class RedisCache(Cache):
             return {}
         return {k: v for k, v in zip(keys, values, strict=True) if v in LABELS}
 
-    async def claim(self, keys: Sequence[str]) -> tuple[list[str], list[str]]:
+    async def lookup(self, keys: Sequence[str], limit: int | None = None) -> Lookup:
         import redis
 
-        if not keys:
-            return [], []
+        self._redis()
+        memo, found = self._memo, {}
+        ask = []
+        for k in keys:
+            label = memo.get(k)
+            if label is None:
+                ask.append(k)
+            else:
+                found[k] = label
+        if not ask:
+            return Lookup(found, [], [], [])
         try:
-            pipe = self._redis().pipeline(transaction=False)
-            for k in keys:
-                pipe.set(self.prefix + "lock:" + k, self._token, nx=True, px=self.lock_ttl_ms)
-            got = await pipe.execute()
+            answers = await self._scripts["lookup"](args=[self.prefix, self._token, self.lock_ttl_ms,
+                                                          -1 if limit is None else limit, *ask])
         except (redis.RedisError, OSError) as exc:
             self._warn(exc)
-            return list(keys), []
-        owned = [k for k, ok in zip(keys, got, strict=True) if ok]
-        return owned, [k for k, ok in zip(keys, got, strict=True) if not ok]
+            return Lookup(found, ask, [], [])  # grade without the cache
+        owned, elsewhere, pending = [], [], []
+        for k, answer in zip(ask, answers, strict=True):
+            if answer == 1:
+                owned.append(k)
+            elif answer == 2:
+                elsewhere.append(k)
+            elif answer == 0:
+                pending.append(k)
+            elif answer in LABELS:
+                found[k] = answer
+                self._remember(k, answer)
+            else:  # not a label this version knows: grade it again (and overwrite)
+                owned.append(k)
+        if elsewhere:  # register now: a note may be read before the caller awaits wait_for
+            self._expect(elsewhere)
+        return Lookup(found, owned, elsewhere, pending)
+
+    def _expect(self, keys: Sequence[str]) -> None:
+        loop = asyncio.get_running_loop()
+        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
+        for key in keys:
+            if key not in self._waiting:
+                self._waiting[key] = (loop.create_future(), deadline)
+            early = self._early.pop(key, None)
+            if early is not None:
+                self._settle_wait(key, early or None)
+        if self._watcher is None or self._watcher.done():
+            self._watcher = asyncio.ensure_future(self._watch())
 
     async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
-        """Wait until each key has a grade or its lock is gone; keys without a grade are left out.
-
-        One watcher per cache serves every waiting call: lock holders announce what they stored or
-        released on a pub/sub channel, and a check of all waited-for keys every `poll_interval` x 10
-        (and right after subscribing) catches a missed message or a holder that died."""
-        loop = asyncio.get_running_loop()
+        """Wait until each key (from `lookup`'s `elsewhere`) has a grade or its holder is gone; keys
+        without a grade are left out (the caller claims them again)."""
         self._redis()  # (re)binds to this loop, forgetting waits of another loop
-        deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
-        futures = []
+        self._expect(keys)
+        found: dict[str, str] = {}
         for key in keys:
             entry = self._waiting.get(key)
-            if entry is None:
-                entry = self._waiting[key] = (loop.create_future(), deadline)
-            futures.append((key, entry[0]))
-        if self._poller is None or self._poller.done():
-            self._poller = asyncio.ensure_future(self._watch())
-        found: dict[str, str] = {}
-        for key, fut in futures:
-            label = await asyncio.shield(fut)
+            label = await asyncio.shield(entry[0]) if entry is not None else self._memo.get(key)
             if label is not None:
                 found[key] = label
         return found
 
     def _settle_wait(self, key: str, label: str | None) -> None:
         fut, _ = self._waiting.pop(key, (None, 0.0))
+        if label is not None:
+            self._remember(key, label)
         if fut is not None and not fut.done():
             fut.set_result(label)
 
@@ -293,72 +433,68 @@ class RedisCache(Cache):
         keys = list(self._waiting)
         if not keys:
             return
-        pipe = self._redis().pipeline(transaction=False)
-        for k in keys:
-            pipe.get(self.prefix + k)
-            pipe.exists(self.prefix + "lock:" + k)
-        answers = await pipe.execute()
+        answers = await self._scripts["check"](args=[self.prefix, *keys])
         now = time.monotonic()
-        for j, k in enumerate(keys):
-            value, locked = answers[2 * j], answers[2 * j + 1]
-            if value in LABELS:
-                self._settle_wait(k, value)
-            elif (not locked or now > self._waiting[k][1]) and k in self._waiting:
-                self._settle_wait(k, None)  # the holder failed or vanished: the waiter grades it
+        for k, answer in zip(keys, answers, strict=True):
+            if k not in self._waiting:
+                continue
+            if answer in LABELS:
+                self._settle_wait(k, answer)
+            elif answer == 0 or now > self._waiting[k][1]:
+                self._settle_wait(k, None)  # the holder failed or vanished: the waiter claims it
 
     async def _watch(self) -> None:
+        """Read this worker's notes while it waits for keys (one blocking pop at a time)."""
         import redis
 
-        pubsub = self._redis().pubsub()
+        client, box = self._redis(), self.prefix + "note:" + self._token
         try:
-            await pubsub.subscribe(self.prefix + "done")
-            await self._check_waiting()
-            next_check = time.monotonic() + self.poll_interval * 10
+            next_check = time.monotonic() + self.check_interval
             while self._waiting:
-                message = await pubsub.get_message(ignore_subscribe_messages=True, timeout=self.poll_interval * 10)
-                if message is not None:
-                    done = json.loads(message["data"])
-                    for k, label in done["grades"].items():
-                        if k in self._waiting and label in LABELS:
-                            self._settle_wait(k, label)
-                    for k in done["released"]:
+                popped = await client.blpop([box], timeout=max(0.01, next_check - time.monotonic()))
+                notes = [popped[1]] if popped else []
+                if popped:
+                    notes += await client.lpop(box, 1000) or []
+                for note in notes:
+                    for line in note.split("\n"):
+                        k, _, label = line.partition("\t")
+                        label = label if label in LABELS else ""
                         if k in self._waiting:
-                            self._settle_wait(k, None)  # released without a grade: the waiter grades it
+                            self._settle_wait(k, label or None)  # no grade: released, the waiter claims it
+                        else:
+                            if len(self._early) > 100_000:
+                                self._early.clear()
+                            self._early[k] = label
                 if time.monotonic() >= next_check:
                     await self._check_waiting()
-                    next_check = time.monotonic() + self.poll_interval * 10
-        except (redis.RedisError, OSError, ValueError, KeyError) as exc:
+                    next_check = time.monotonic() + self.check_interval
+        except (redis.RedisError, OSError, ValueError) as exc:
             self._warn(exc)
         finally:
             for k in list(self._waiting):
                 self._settle_wait(k, None)
-            try:
-                await pubsub.aclose()
-            except Exception:  # noqa: BLE001 - the connection may be gone already
-                pass
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
         import redis
 
         if not grades and not release:
             return
+        self._redis()
+        for k, v in grades.items():
+            self._remember(k, v)
+        args: list[Any] = [self.prefix, self._token, int(self.ttl * 1000) if self.ttl else 0, self.lock_ttl_ms * 2,
+                           len(grades)]
+        for k, v in grades.items():
+            args += (k, v)
+        args += [k for k in release if k not in grades]
         try:
-            pipe = self._redis().pipeline(transaction=False)
-            for k, v in grades.items():
-                pipe.set(self.prefix + k, v, px=int(self.ttl * 1000) if self.ttl else None)
-            for k in release:  # only our own locks (compare-and-delete)
-                pipe.eval("if redis.call('get', KEYS[1]) == ARGV[1] then return redis.call('del', KEYS[1]) "
-                          "end return 0", 1, self.prefix + "lock:" + k, self._token)
-            # wake the workers waiting for these keys (a failed pair is released without a grade)
-            pipe.publish(self.prefix + "done", json.dumps({"grades": grades, "released": [
-                k for k in release if k not in grades]}))
-            await pipe.execute()
+            await self._scripts["store"](args=args)
         except (redis.RedisError, OSError) as exc:
             self._warn(exc)
 
     async def aclose(self) -> None:
-        if self._poller is not None and not self._poller.done():
-            self._poller.cancel()
+        if self._watcher is not None and not self._watcher.done():
+            self._watcher.cancel()
         if self._client is not None:
             client, self._client, self._loop = self._client, None, None
             try:
@@ -367,7 +503,7 @@ class RedisCache(Cache):
                 pass
 
     def close(self) -> None:
-        self._client, self._loop, self._poller, self._waiting = None, None, None, {}
+        self._client, self._loop, self._watcher, self._waiting = None, None, None, {}
 
 
 def open_cache(spec: str | os.PathLike[str] | None, **redis_options: float) -> Cache | None:

@@ -129,6 +129,7 @@ class OpenAIJudge(BaseJudge):
         self.url, self.model = chat_completions_url(base_url), model
         self.prompt_text, self.labels, self.variant = load_prompt(prompt, prompt_file, labels)
         self.concurrency, self.timeout = concurrency, timeout
+        self.request_slots = concurrency
         # The project's one retry discipline (speciarl.http), shared with the OpenAI prediction backend.
         self.policy = RetryPolicy(max_retries=max_retries, reply_retries=unparseable_retries,
                                   backoff_base=backoff_base, backoff_max=backoff_max, timeout=timeout)
