@@ -27,11 +27,12 @@ def groups_of(pairs, size):
 
 def collect(judge, groups):
     handed: queue.SimpleQueue = queue.SimpleQueue()
-    future = judge.submit_each(groups, lambda index, verdicts: handed.put((index, verdicts, time.monotonic())))
+    future = judge.submit_each(groups, lambda done: handed.put((done, time.monotonic())))
     future.result(30)
     got = []
     while not handed.empty():
-        got.append(handed.get())
+        done, at = handed.get()
+        got += [(index, verdicts, at) for index, verdicts in done]
     return got
 
 
@@ -54,6 +55,11 @@ def test_same_verdicts_and_counters_as_grade(server, tmp_path, cache):
     a, b = one.stats.to_dict(), each.stats.to_dict()
     for counter in ("pairs", "exact", "refusal", "cache", "llm", "duplicate", "errors", "calls"):
         assert a[counter] == b[counter], counter
+    if cache == "sqlite":  # all cached now: one lookup answers every group, handed over in one burst
+        again = collect(each, groups)
+        assert len({at for _, _, at in again}) == 1 and len(again) == len(groups)
+        assert sorted((i, [v.category for v in vs]) for i, vs, _ in again) == sorted((i, [v.category for v in vs])
+                                                                                     for i, vs, _ in got)
     one.close()
     each.close()
 
@@ -76,15 +82,16 @@ def test_a_failing_callback_fails_the_call_after_every_group(server, tmp_path):
     judge = judge_for(server, "none")
     seen = []
 
-    def on_done(index, verdicts):
-        seen.append(index)
-        if index == 0:
+    def on_done(done):
+        seen.extend(index for index, _ in done)
+        if 0 in seen:
             raise KeyError("callback broke")
 
-    future = judge.submit_each([[("species 1", "answer 1")], [("species 2", "answer 2")]], on_done)
+    server.latency = 0.3
+    future = judge.submit_each([[("Samoyed", "samoyed")], [("species 2", "answer 2")]], on_done)
     with pytest.raises(KeyError, match="callback broke"):
         future.result(30)
-    assert sorted(seen) == [0, 1]
+    assert seen == [0, 1]  # the fast-path group first; the other one still handed over after the error
     judge.close()
 
 
@@ -93,7 +100,7 @@ def test_cancelling_stops_the_handing_over_not_the_shared_grading(server, tmp_pa
     server.latency = 0.5
     judge = judge_for(server, tmp_path / "c.sqlite")
     handed = []
-    future = judge.submit_each([[("species 3", "answer 4")]], lambda index, verdicts: handed.append(index))
+    future = judge.submit_each([[("species 3", "answer 4")]], handed.extend)
     sharer: list = []
     thread = threading.Thread(target=lambda: sharer.extend(judge.grade([("species 3", "answer 4")])))
     time.sleep(0.2)  # both in flight

@@ -129,10 +129,10 @@ class CountingEachJudge(CountingJudge):
             self.most = max(self.most, self.outstanding)
             self.calls = getattr(self, "calls", 0) + 1
 
-        def counted(index, verdicts):
+        def counted(done):
             with self.lock:
-                self.outstanding -= 1
-            on_done(index, verdicts)
+                self.outstanding -= len(done)
+            on_done(done)
 
         return self.judge.submit_each(groups, counted)
 

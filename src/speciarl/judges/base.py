@@ -108,9 +108,13 @@ class Judge(Protocol):
     def submit(self, pairs: Sequence[Pair]) -> concurrent.futures.Future[list[Verdict]]: ...
 
 
+# json.dumps(..., ensure_ascii=False, separators=(",", ":")) without building an encoder per call
+_encode_compact = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode
+
+
 def cache_key(gt_norm: str, answer_norm: str, identity: str, prompt_hash: str) -> str:
     """Stable key: the normalised pair, who graded it and the exact prompt (editing it changes keys)."""
-    blob = json.dumps([gt_norm, answer_norm, identity, prompt_hash], ensure_ascii=False, separators=(",", ":"))
+    blob = _encode_compact([gt_norm, answer_norm, identity, prompt_hash])
     return hashlib.sha256(blob.encode("utf-8")).hexdigest()
 
 
@@ -194,13 +198,14 @@ class BaseJudge:
         return self.home.submit(self._agrade_here(list(pairs)))
 
     def submit_each(self, groups: Sequence[Sequence[Pair]],
-                    on_done: Callable[[int, list[Verdict]], None]) -> concurrent.futures.Future[None]:
-        """Grade many small groups of pairs in one call, handing each group's verdicts to
-        `on_done(group index, verdicts)` as soon as that group is complete. For sync callers that use
-        each group when it is done (`speciarl verify` writes a chunk of records): one trip to the I/O
-        loop and one pass over all the pairs instead of one per group.
+                    on_done: Callable[[list[tuple[int, list[Verdict]]]], None]) -> concurrent.futures.Future[None]:
+        """Grade many small groups of pairs in one call, handing each group over as soon as it is
+        complete: `on_done([(group index, verdicts), ...])` with every group completed in the same
+        loop iteration. For sync callers that use each group when it is done (`speciarl verify` writes
+        a chunk of records): one trip to the I/O loop and one pass over all the pairs instead of one
+        per group, and one hand-over per burst of grades instead of one per group.
 
-        `on_done` runs on the I/O loop's thread and must not block (put the verdicts on a queue).
+        `on_done` runs on the I/O loop's thread and must not block (put the list on a queue).
         The Future ends when every group has been handed over; it carries the exception if `on_done`
         raised. Cancelling it stops the handing over, not the grading other calls share."""
         return self.home.submit(self._agrade_groups([list(group) for group in groups], on_done))
@@ -307,10 +312,12 @@ class BaseJudge:
         self._timed(started)
         return results  # type: ignore[return-value]
 
-    async def _agrade_groups(self, groups: list[list[Pair]], on_done: Callable[[int, list[Verdict]], None]) -> None:
-        """`_agrade_here` over all groups at once, handing each group over as soon as it is complete."""
+    async def _agrade_groups(self, groups: list[list[Pair]],
+                             on_done: Callable[[list[tuple[int, list[Verdict]]]], None]) -> None:
+        """`_agrade_here` over all groups at once, handing groups over as soon as they are complete."""
         self._bind()
         started = time.perf_counter()
+        loop = asyncio.get_running_loop()
         pairs = [pair for group in groups for pair in group]
         results, todo = self._fold(pairs)
         group_of: list[int] = []
@@ -324,15 +331,22 @@ class BaseJudge:
             for i in positions:
                 remaining[group_of[i]] += 1
         failed: list[BaseException] = []
+        ready: list[int] = []  # groups completed in this loop iteration, handed over together at its end
         live = [True]  # False once this call ends (cancelled): nothing more is handed over
 
-        def hand_over(g: int) -> None:
-            if not live[0]:
+        def hand_over() -> None:
+            done, ready[:] = list(ready), []
+            if not live[0] or not done:
                 return
             try:
-                on_done(g, results[starts[g]:starts[g + 1]])  # type: ignore[arg-type]
+                on_done([(g, results[starts[g]:starts[g + 1]]) for g in done])  # type: ignore[misc]
             except BaseException as exc:  # noqa: BLE001 - the caller's callback: re-raised at the end
                 failed.append(exc)
+
+        def complete(g: int) -> None:
+            if not ready:
+                loop.call_soon(hand_over)
+            ready.append(g)
 
         def settle(key: Pair, verdict: Verdict) -> None:
             for i in todo[key]:
@@ -340,18 +354,18 @@ class BaseJudge:
                 g = group_of[i]
                 remaining[g] -= 1
                 if not remaining[g]:
-                    hand_over(g)
+                    complete(g)
 
         for g, left in enumerate(remaining):
             if not left:
-                hand_over(g)
-        if todo:
-            if self.cache is None and self.grades_inline:
+                complete(g)
+        try:
+            if todo and self.cache is None and self.grades_inline:
                 verdicts: dict[Pair, Verdict] = {}
                 await self._grade_and_store(list(todo), verdicts)
                 for key, verdict in verdicts.items():
                     settle(key, verdict)
-            else:
+            elif todo:
                 waiting: dict[asyncio.Future[Verdict], Callable[[Any], None]] = {}
                 for key, fut in self._register(list(todo)).items():
                     if fut.done():
@@ -362,10 +376,12 @@ class BaseJudge:
                 try:
                     if waiting:  # asyncio.wait never cancels them: other calls may share these pairs
                         await asyncio.wait(waiting)
-                finally:  # cancelled: hand nothing more over
-                    live[0] = False
+                finally:
                     for fut, callback in waiting.items():
                         fut.remove_done_callback(callback)
+            hand_over()  # what completed since the last hand-over (its scheduled call finds nothing)
+        finally:  # cancelled: hand nothing more over
+            live[0] = False
         self._timed(started)
         if failed:
             raise failed[0]

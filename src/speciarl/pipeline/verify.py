@@ -185,7 +185,8 @@ class _Grader:
         self.judge, self.writer, self.bar, self.result, self.chunk_size = judge, writer, bar, result, chunk_size
         self.identity: str = judge.identity
         self.norm = getattr(judge, "normalize", normalize)  # BaseJudge memoises it
-        self.handed: queue.SimpleQueue[tuple[int, Any]] = queue.SimpleQueue()  # (chunk id, verdicts | failed Future)
+        # lists of (chunk id, verdicts), or (-1, a judge call that failed as a whole)
+        self.handed: queue.SimpleQueue[list[tuple[int, Any]]] = queue.SimpleQueue()
         self.in_judge: dict[int, list[tuple[dict[str, Any], str, str]]] = {}  # chunk id -> (record, truth, answer)
         self.calls: list[concurrent.futures.Future[Any]] = []
         self.next_id = 0
@@ -239,22 +240,22 @@ class _Grader:
         pairs = [[(truth, answer) for _, truth, answer in chunk] for chunk in group]
         submit_each = getattr(self.judge, "submit_each", None)
         if submit_each is not None:
-            call = submit_each(pairs, lambda index, verdicts: handed.put((first + index, verdicts)))
+            call = submit_each(pairs, lambda done: handed.put([(first + index, verdicts) for index, verdicts in done]))
             self.calls.append(call)
-            call.add_done_callback(lambda f: None if f.cancelled() or f.exception() is None else handed.put((-1, f)))
+            call.add_done_callback(lambda f: None if f.cancelled() or f.exception() is None else handed.put([(-1, f)]))
             return
         for offset, chunk_pairs in enumerate(pairs):
             call = self.judge.submit(chunk_pairs)
             self.calls.append(call)
             call.add_done_callback(lambda f, i=first + offset: f.cancelled() or handed.put(
-                (i, f.result()) if f.exception() is None else (-1, f)))
+                [(i, f.result()) if f.exception() is None else (-1, f)]))
 
     def _write_handed(self, *, block: bool) -> None:
         """Write every chunk the judge has handed back (waiting for one if `block`), in one flush."""
-        handed = [self.handed.get()] if block else []
+        handed = self.handed.get() if block else []
         while True:
             try:
-                handed.append(self.handed.get_nowait())
+                handed += self.handed.get_nowait()
             except queue.Empty:
                 break
         identity, norm, counts, errors = self.identity, self.norm, self.counts, self.result.errors
