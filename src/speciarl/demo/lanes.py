@@ -127,6 +127,33 @@ def run_side_by_side(view: StageView, jobs: Sequence[Job], workers: int) -> dict
     return results
 
 
+class Forked:
+    """`fn(*args)` in a forked process while this one goes on (a context manager).
+
+    `result()` waits and gives (value, CPU seconds the process spent), or raises its exception.
+    """
+
+    def __init__(self, fn: Callable[..., Any], *args: Any):
+        from concurrent.futures import ProcessPoolExecutor
+
+        self._pool = ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
+        self._future = self._pool.submit(_timed, fn, args)
+
+    def result(self) -> tuple[Any, float]:
+        return self._future.result()
+
+    def __enter__(self) -> Forked:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self._pool.shutdown(wait=True, cancel_futures=True)
+
+
+def _timed(fn: Callable[..., Any], args: tuple[Any, ...]) -> tuple[Any, float]:
+    cpu = time.process_time()
+    return fn(*args), time.process_time() - cpu
+
+
 def _collect(pool: Any, reports: Any, group: StageGroup, jobs: Sequence[Job]) -> dict[str, Any]:
     pending = {job.name: pool.apply_async(_run_in_worker, (job,)) for job in jobs}
     results: dict[str, Any] = {}

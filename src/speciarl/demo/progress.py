@@ -61,6 +61,7 @@ class Stage(StepReporter):
     def __init__(self, progress: Any, task: Any):
         self._progress = progress
         self._task = task
+        self.cpu_elsewhere_s = 0.0  # CPU seconds of the stage's work done in another process
 
     def update(self, completed: int, total: int | None = None) -> None:
         self._progress.update(self._task, completed=completed, **({"total": total} if total else {}))
@@ -92,8 +93,9 @@ class StageView:
         progress = self._progress({name: expected_s})
         with progress:
             task = progress.add_task(name, total=total)
-            yield Stage(progress, task)
-            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
+            stage = Stage(progress, task)
+            yield stage
+            wall, cpu = time.perf_counter() - wall, time.process_time() - cpu + stage.cpu_elsewhere_s
             done = progress.tasks[0].total or 1
             progress.update(task, completed=done, total=done)
         self.timings[name] = {"wall_s": round(wall, 1), "cpu_s": round(cpu, 1), "expected_s": round(expected_s, 1)}

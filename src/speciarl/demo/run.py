@@ -268,6 +268,30 @@ def expected_wall(expected: dict[str, float], settings: DemoSettings, workers: i
     return rest + side_by_side([expected[k] for k in names if k in expected], workers)
 
 
+def _write_world_files(world: Any, data: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:
+    """The splits' images and records, taxonomy.yaml and the two warm-start SFT files."""
+    from .dataset import load_split, write_world
+    from .warmstart import write_sft_file
+
+    splits = write_world(world, data, sizes, seed=seed)
+    sft_records = load_split(splits["sft"])
+    for phase in ("perception", "habit"):
+        write_sft_file(world, sft_records, data / f"sft_{phase}.jsonl", seed=seed, phase=phase)
+    return splits
+
+
+def _import_for_workers() -> None:
+    """Import here what the side-by-side stages use, so every forked worker starts with it (each
+    would otherwise import TRL, accelerate, datasets, the predictor and the judge: ~5 CPU seconds)."""
+    import datasets  # noqa: F401
+    import trl  # noqa: F401
+
+    from ..judges import build_judge  # noqa: F401
+    from ..pipeline import predict, verify  # noqa: F401
+    from ..predict import transformers_backend  # noqa: F401
+    from ..train import run, trainer  # noqa: F401
+
+
 def _grpo_job(settings: DemoSettings, scheme: str, out: Path, splits: dict[str, Path], samples: list[Any],
               seed: int, stage: Any) -> Path:
     """One GRPO run from the warm start (skipped when its model exists), then its greedy evaluation."""
@@ -334,8 +358,8 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
     from ..report.run import run_report
     from . import shipped
     from .curves import plot_training_curves, visibility_table, write_visibility_table
-    from .dataset import load_split, write_world
-    from .warmstart import write_sft_file
+    from .dataset import load_split
+    from .lanes import Forked
     from .world import default_world
 
     started = time.perf_counter()
@@ -362,18 +386,23 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
 
     world = default_world()
     data = out / "data"
-    with view.stage("world + tiny model", expected["world + tiny model"]):
-        splits = write_world(world, data, {"sft": settings.sft_images, "train": settings.train_images,
-                                           "eval": settings.eval_images}, seed=seed)
-        taxonomy = data / "taxonomy.yaml"
-        sft_records = load_split(splits["sft"])
-        perception_file = write_sft_file(world, sft_records, data / "sft_perception.jsonl", seed=seed,
-                                         phase="perception")
-        habit_file = write_sft_file(world, sft_records, data / "sft_habit.jsonl", seed=seed, phase="habit")
-        base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
-                              hidden_size=settings.hidden_size, num_layers=settings.num_layers,
-                              image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
-                              vision_layers=settings.vision_layers)
+    sizes = {"sft": settings.sft_images, "train": settings.train_images, "eval": settings.eval_images}
+    with contextlib.ExitStack() as stack:
+        # On 2+ cores the images are drawn in a forked process while this one imports the libraries
+        # and builds the tiny model (the same files either way: every image has its own seed).
+        drawing = stack.enter_context(Forked(_write_world_files, world, data, sizes, seed)) if workers > 1 else None
+        with view.stage("world + tiny model", expected["world + tiny model"]) as stage:
+            base = build_tiny_vlm(out / "models" / "init", words=world.words(), seed=seed,
+                                  hidden_size=settings.hidden_size, num_layers=settings.num_layers,
+                                  image_size=world.image_size, vision_hidden_size=settings.vision_hidden_size,
+                                  vision_layers=settings.vision_layers)
+            if drawing is None:
+                splits = _write_world_files(world, data, sizes, seed)
+            else:
+                _import_for_workers()
+                splits, stage.cpu_elsewhere_s = drawing.result()
+    taxonomy = data / "taxonomy.yaml"
+    perception_file, habit_file = data / "sft_perception.jsonl", data / "sft_habit.jsonl"
 
     _warm_start_phase(shipped.PERCEPTION, "perception SFT (honest)", "sft_perception", view, settings, seed, out, base,
                       perception_file, rebuild=shipped.PERCEPTION in rebuilt, steps=settings.perception_steps,
