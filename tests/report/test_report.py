@@ -81,3 +81,29 @@ def test_help_does_not_import_torch():
     code = "import sys; from speciarl.cli import main\ntry: main(['--help'])\nexcept SystemExit: pass\n" \
            "import speciarl.report.run\nassert 'torch' not in sys.modules and 'transformers' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True, capture_output=True)
+
+
+def test_plots_drawn_in_a_forked_process_equal_those_drawn_in_this_one(tmp_path, monkeypatch):
+    """With a second CPU and no other thread, two plots are drawn in a forked process; with another
+    thread alive (eval's judge loop) all four here: the same bytes, listed in the same order."""
+    import threading
+
+    from speciarl.report import summary
+    from speciarl.report.run import run_report
+
+    monkeypatch.setattr(summary, "default_workers", lambda: 2)
+    inputs = [EXAMPLES / "zero_shot.jsonl", EXAMPLES / "zero_shot_bo8.jsonl"]
+    assert threading.active_count() == 1  # else the first run would not fork either
+    forked = run_report(inputs, tmp_path / "forked", print_table=False, gallery=False)
+    stop = threading.Event()
+    alive = threading.Thread(target=stop.wait)
+    alive.start()
+    try:
+        here = run_report(inputs, tmp_path / "here", print_table=False, gallery=False)
+    finally:
+        stop.set()
+        alive.join()
+    names = ["category_shares.png", "correctness_specificity.png", "metric_vs_k.png", "per_class_specificity.png"]
+    assert [Path(p).name for p in forked["plots"]] == [Path(p).name for p in here["plots"]] == names
+    for name in names:
+        assert (tmp_path / "forked" / name).read_bytes() == (tmp_path / "here" / name).read_bytes(), name
