@@ -273,7 +273,7 @@ def iter_json_lines(path: str | os.PathLike[str], *, allow_partial_tail: bool = 
 
 
 def iter_line_batches(path: str | os.PathLike[str], start: int = 0, end: int | None = None,
-                      batch_bytes: int = 1 << 18) -> Iterator[list[bytes]]:
+                      batch_bytes: int = 1 << 16) -> Iterator[list[bytes]]:
     """The raw lines (newline included) that begin in the byte range [start, end), in lists of about
     `batch_bytes` (a few MB: memory stays flat). A list per batch instead of a line at a time keeps the
     per-line cost of a hot loop to its own work."""
