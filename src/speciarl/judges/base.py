@@ -42,6 +42,7 @@ log = logging.getLogger(__name__)
 
 BATCH_LINGER_S = 0.002  # how long a batch with cache lookups waits for more pairs (one round trip for all)
 SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
+_FROM_CACHE = {c.value: Verdict(c, source="cache") for c in Category}  # verdicts are immutable: one per label
 
 
 @dataclass
@@ -505,7 +506,7 @@ class BaseJudge:
     def _take(self, labels: dict[str, str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> dict[str, str]:
         """Turn cached labels into verdicts (and count them); returns `labels`."""
         for h, label in labels.items():
-            verdict = verdicts[hashed[h]] = Verdict(Category(label), source="cache")
+            verdict = verdicts[hashed[h]] = _FROM_CACHE.get(label) or Verdict(Category(label), source="cache")
             self._deliver(hashed[h], verdict)
         self.stats.cache += len(labels)
         return labels

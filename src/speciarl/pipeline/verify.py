@@ -147,19 +147,21 @@ def _check_input(path: str | os.PathLike[str], done: KeySet,
     required = frozenset(BASE_FIELDS)
     total = todo = 0
     kept: list[tuple[dict[str, Any], str | None]] | None = [] if keep else None
+    nothing_done = not done
     for line, data in iter_json_lines(path):
         sample_id, _, index, _ = key_fields(data, path, line, BASE_FIELDS, required)
         if not seen.add((sample_id, index)):
             raise RecordError(path, line, "sample_id",
                               f"duplicate record for sample {sample_id!r} prediction_index {index}")
-        if data.get("answer") is None and data.get("completion") is None:
+        answer = data.get("answer")
+        if answer is None and data.get("completion") is None:
             raise RecordError(path, line, "completion",
                               f"record {sample_id!r} #{index} has neither a 'completion' nor an 'answer'")
         total += 1
-        if (sample_id, index) not in done:
+        if nothing_done or (sample_id, index) not in done:
             todo += 1
-            if kept is not None:
-                kept.append((data, record_answer(data, path, line)))
+            if kept is not None:  # record_answer, its common case inline (`answer` is a str: key_fields checked)
+                kept.append((data, (answer.strip() or None) if answer is not None else record_answer(data, path, line)))
     return total, todo, kept
 
 
