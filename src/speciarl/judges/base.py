@@ -18,6 +18,7 @@ the in-flight table and the counters are only ever touched by that one thread, a
 from __future__ import annotations
 
 import asyncio
+import collections
 import concurrent.futures
 import hashlib
 import json
@@ -124,6 +125,23 @@ def text_hash(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
+@dataclass(eq=False)
+class _Entry:
+    """A key of a batch on a shared cache, until settled: its verdict goes into the batch's `verdicts`
+    and to every call waiting for the pair."""
+
+    hash: str
+    pair: Pair
+    verdicts: dict[Pair, Verdict]
+    done: asyncio.Future[None]
+
+    def settle(self, judge: BaseJudge, verdict: Verdict) -> None:
+        self.verdicts[self.pair] = verdict
+        judge._deliver(self.pair, verdict)
+        if not self.done.done():
+            self.done.set_result(None)
+
+
 class BaseJudge:
     """The shared pipeline; subclasses set `identity`, `prompt_hash` and implement `_grade_unique`.
 
@@ -156,6 +174,8 @@ class BaseJudge:
         self._tasks: set[asyncio.Task[None]] = set()
         self._free: int | None = None  # request slots not reserved by claimed pairs (`_lookup_and_grade`)
         self._room_waiter: asyncio.Future[None] | None = None
+        self._queue: collections.deque[_Entry] = collections.deque()  # keys waiting for a free slot to claim
+        self._feeder: asyncio.Task[None] | None = None
         self._home: IOLoop | None = None  # None: the process's I/O loop
 
     @property
@@ -240,7 +260,7 @@ class BaseJudge:
         if self._pid != os.getpid():
             self._pid = os.getpid()
             self._inflight, self._batch, self._flush_scheduled, self._tasks = {}, [], False, set()
-            self._free, self._room_waiter = None, None
+            self._free, self._room_waiter, self._queue, self._feeder = None, None, collections.deque(), None
             self._forget_loop_resources()
             if self._home is None:  # a judge homed on a host's loop is closed by that host
                 io_loop().close_at_exit(self)
@@ -439,46 +459,120 @@ class BaseJudge:
 
     async def _lookup_and_grade(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
         """Cached grades first; of the misses, claim only as many as this judge has free request slots
-        (the rest wait for room, or for another worker that claims them first: on a cache shared by
-        several workers, the work spreads over all of them); wait for those another worker holds, and
-        claim again what it fails to deliver."""
+        and queue the rest for the judge's feeder, which claims them as slots free up (unless another
+        worker claims them first: on a cache shared by several workers the work spreads over all of
+        them); wait for those another worker holds, and claim again what it fails to deliver."""
         if self.cache is None:
             await self._grade_and_store(keys, verdicts)
             return
-        hashed = self._hashed(keys)
-        pending, jobs, first = list(hashed), set(), True
+        loop = asyncio.get_running_loop()
+        entries = {h: _Entry(h, pair, verdicts, loop.create_future()) for h, pair in self._hashed(keys).items()}
+        room = self._room()
+        pending = await self._claim_round(entries, None if room is None else max(0, min(room, len(entries))))
+        if pending:
+            self._enqueue(pending)
+        for entry in entries.values():
+            await entry.done
+
+    async def _claim_round(self, entries: dict[str, _Entry], limit: int | None) -> list[_Entry]:
+        """One cache round trip for `entries`, claiming at most `limit` of the misses; hits are settled,
+        claimed keys graded and keys held elsewhere waited for (in their own tasks); returns the entries
+        left unclaimed."""
+        assert self.cache is not None
+        if limit is not None:
+            self._free -= limit  # reserved before awaiting: the feeder and new batches share the slots
         try:
-            while pending or jobs:
-                room = self._room()
-                if pending and (first or room is None or room > 0):
-                    first = False
-                    limit = None if room is None else max(0, min(room, len(pending)))
-                    if limit is not None:
-                        self._free -= limit  # reserved before awaiting: concurrent batches share the slots
-                    try:
-                        found = await self.cache.lookup(pending, limit)
-                    except BaseException:
-                        self._release(limit or 0)
-                        raise
-                    self._release((limit or 0) - len(found.owned) if limit is not None else 0)
-                    self._take(found.found, hashed, verdicts)
-                    pending = found.pending
-                    if found.owned:
-                        jobs.add(asyncio.ensure_future(self._grade_and_store(
-                            [hashed[h] for h in found.owned], verdicts, slots=limit is not None)))
-                    if found.elsewhere:
-                        jobs.add(asyncio.ensure_future(self._wait_elsewhere(found.elsewhere, hashed, verdicts)))
-                    continue
-                waits = set(jobs)
-                if pending:
-                    waits.add(self._room_changed())
-                done, _ = await asyncio.wait(waits, return_when=asyncio.FIRST_COMPLETED)
-                for task in done & jobs:
-                    jobs.discard(task)
-                    pending += task.result() or []  # keys another worker released without a grade
-        finally:
-            for task in jobs:
-                task.cancel()
+            found = await self.cache.lookup(list(entries), limit)
+        except BaseException:
+            self._release(limit or 0)
+            raise
+        if limit is not None:
+            self._release(limit - len(found.owned))
+        for h, label in found.found.items():
+            entries[h].settle(self, _FROM_CACHE.get(label) or Verdict(Category(label), source="cache"))
+        self.stats.cache += len(found.found)
+        if found.owned:
+            self._spawn(self._grade_entries([entries[h] for h in found.owned], slots=limit is not None))
+        if found.elsewhere:
+            self._spawn(self._wait_entries([entries[h] for h in found.elsewhere]))
+        return [entries[h] for h in found.pending]
+
+    def _spawn(self, coro) -> asyncio.Task[None]:
+        task = asyncio.ensure_future(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+        return task
+
+    def _fail(self, entries: list[_Entry], exc: BaseException) -> None:
+        log.error("judge %s: grading %d pairs failed: %r", self.identity, len(entries), exc)
+        for entry in entries:
+            if not entry.done.done():
+                self.stats.errors += 1
+                entry.settle(self, Verdict(None, error=f"grading failed: {exc!r}", source=self.source))
+
+    async def _grade_entries(self, entries: list[_Entry], *, slots: bool) -> None:
+        verdicts: dict[Pair, Verdict] = {}
+        try:
+            await self._grade_and_store([e.pair for e in entries], verdicts, slots=slots)
+        except Exception as exc:  # noqa: BLE001 - reported on every pair, never a grade
+            self._fail([e for e in entries if e.pair not in verdicts], exc)
+        for entry in entries:
+            verdict = verdicts.get(entry.pair)
+            if verdict is not None:
+                entry.settle(self, verdict)
+            elif not entry.done.done():
+                entry.settle(self, Verdict(None, error="grading interrupted", source=self.source))
+
+    async def _wait_entries(self, entries: list[_Entry]) -> None:
+        """Wait for grades another worker holds the lock for; claim again what it fails to deliver."""
+        assert self.cache is not None
+        try:
+            found = await self.cache.wait_for([e.hash for e in entries])
+        except Exception as exc:  # noqa: BLE001
+            self._fail(entries, exc)
+            return
+        orphans = []
+        for entry in entries:
+            label = found.get(entry.hash)
+            if label is None:
+                orphans.append(entry)
+            else:
+                entry.settle(self, _FROM_CACHE.get(label) or Verdict(Category(label), source="cache"))
+        self.stats.cache += len(entries) - len(orphans)
+        if orphans:
+            self._enqueue(orphans, front=True)
+
+    def _enqueue(self, entries: list[_Entry], *, front: bool = False) -> None:
+        if front:
+            self._queue.extendleft(reversed(entries))
+        else:
+            self._queue.extend(entries)
+        if self._feeder is None or self._feeder.done():
+            self._feeder = self._spawn(self._feed())
+
+    async def _feed(self) -> None:
+        """Claim queued keys as request slots free up: one round trip per wake-up, a few keys more than
+        the free slots (so keys another worker graded meanwhile are found too)."""
+        queue = self._queue
+        while queue:
+            room = self._room()
+            if room is not None and room <= 0:
+                await self._room_changed()
+                continue
+            n = len(queue) if room is None else min(len(queue), 2 * room + 8)
+            chunk = {}
+            for _ in range(n):
+                entry = queue.popleft()
+                if not entry.done.done():
+                    chunk[entry.hash] = entry
+            if not chunk:
+                continue
+            try:
+                pending = await self._claim_round(chunk, None if room is None else min(room, len(chunk)))
+            except Exception as exc:  # noqa: BLE001 - reported on every pair of the chunk, never a grade
+                self._fail(list(chunk.values()), exc)
+                continue
+            queue.extendleft(reversed(pending))
 
     def _room(self) -> int | None:
         """Free request slots for claimed pairs (None: this judge does not limit them)."""
@@ -502,20 +596,6 @@ class BaseJudge:
 
     def _hashed(self, keys: list[Pair]) -> dict[str, Pair]:
         return {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}
-
-    def _take(self, labels: dict[str, str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> dict[str, str]:
-        """Turn cached labels into verdicts (and count them); returns `labels`."""
-        for h, label in labels.items():
-            verdict = verdicts[hashed[h]] = _FROM_CACHE.get(label) or Verdict(Category(label), source="cache")
-            self._deliver(hashed[h], verdict)
-        self.stats.cache += len(labels)
-        return labels
-
-    async def _wait_elsewhere(self, keys: list[str], hashed: dict[str, Pair], verdicts: dict[Pair, Verdict]) -> list[str]:
-        """Wait for grades another worker holds the lock for; returns the keys it failed to deliver."""
-        assert self.cache is not None
-        found = self._take(await self.cache.wait_for(keys), hashed, verdicts)
-        return [h for h in keys if h not in found]
 
     async def _graded(self, keys: list[Pair]):
         """Lists of (key, verdict) as grades finish; judges that can stream override this."""
