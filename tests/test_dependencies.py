@@ -55,3 +55,11 @@ def test_train_and_vllm_extras_resolve_to_one_consistent_set(tmp_path):
     for requirement in map(Requirement, resolved["vllm"].get("requires_dist", [])):
         if requirement.name.lower() in ("transformers", "torch") and not requirement.marker:
             assert versions[requirement.name.lower()] in requirement.specifier, requirement
+
+
+def test_demo_extra_is_the_train_extra_without_peft_and_tensorboard():
+    """`make demo` installs `demo`; the demo runs `speciarl train`/`sft` code, so the pins must agree."""
+    train = {str(r) for r in extra("train")}
+    demo = {str(r) for r in extra("demo")}
+    assert demo <= train, demo - train
+    assert {Requirement(r).name for r in train - demo} == {"peft", "tensorboard"}
