@@ -6,7 +6,7 @@ import os
 
 import pytest
 
-from speciarl.demo.lanes import Job, expected_wall, run_side_by_side
+from speciarl.demo.lanes import Job, expected_schedule, expected_wall, run_side_by_side
 from speciarl.demo.progress import StageView
 
 
@@ -42,7 +42,10 @@ def test_a_failing_job_raises_in_the_parent() -> None:
         run_side_by_side(StageView(enabled=False), jobs, 3)
 
 
-def test_expected_wall_shares_the_cores() -> None:
-    assert expected_wall([40, 40, 40, 16], 1) == 136
-    assert expected_wall([], 4) == 0
-    assert expected_wall([40, 40, 40, 16], 4) >= 40
+def test_expected_times_share_the_cores() -> None:
+    assert expected_wall([40, 40, 40, 16], 1, cpus=2) == 136  # one after another
+    assert expected_wall([], 4, cpus=2) == 0
+    # all four at once on 2 cores: the short one ends at 32 s, then three share the cores until 68 s
+    assert [end for _, end in expected_schedule([40, 40, 40, 16], 4, cpus=2)] == pytest.approx([68, 68, 68, 32])
+    assert expected_wall([40, 40, 40, 16], 2, cpus=2) == pytest.approx(80)  # two lanes: 40 + 40
+    assert expected_wall([40, 40, 40, 16], 4, cpus=8) == pytest.approx(40)

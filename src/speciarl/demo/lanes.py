@@ -51,13 +51,32 @@ def default_workers(jobs: int) -> int:
     return jobs if available_cpus() > 1 else 1
 
 
-def expected_wall(durations: Sequence[float], workers: int) -> float:
-    """Wall time of jobs of these CPU seconds on `workers` processes sharing the available cores."""
-    if not durations:
-        return 0.0
-    if workers <= 1:
-        return sum(durations)
-    return max(sum(durations) / min(workers, available_cpus()), max(durations))
+def expected_schedule(durations: Sequence[float], workers: int, cpus: int | None = None) -> list[tuple[float, float]]:
+    """(start, end) wall seconds of jobs taking these CPU seconds, taken in this order by `workers`
+    processes that share `cpus` cores evenly (one worker: one after another)."""
+    cpus = cpus or available_cpus()
+    left = list(durations)
+    start, end = [0.0] * len(left), [0.0] * len(left)
+    waiting, running, now = list(range(len(left))), [], 0.0
+    while waiting or running:
+        while waiting and len(running) < max(1, workers):
+            job = waiting.pop(0)
+            running.append(job)
+            start[job] = now
+        rate = min(1.0, cpus / len(running))
+        step = min(left[j] for j in running) / rate
+        now += step
+        for j in list(running):
+            left[j] -= step * rate
+            if left[j] <= 1e-9:
+                running.remove(j)
+                end[j] = now
+    return list(zip(start, end, strict=True))
+
+
+def expected_wall(durations: Sequence[float], workers: int, cpus: int | None = None) -> float:
+    """Wall seconds until the last of these jobs ends (expected_schedule)."""
+    return max((end for _, end in expected_schedule(durations, workers, cpus)), default=0.0)
 
 
 class _GroupReporter(StepReporter):

@@ -252,20 +252,32 @@ def expected_seconds(settings: DemoSettings, *, shipped_perception: bool,
 
 
 def grpo_stage(scheme: str) -> str:
-    return f"GRPO, {scheme} reward + eval"
+    return f"GRPO {scheme} + greedy eval"
 
 
 def warm_eval_stage(settings: DemoSettings) -> str:
-    return f"warm start: greedy + {settings.best_of_n}/image"
+    return f"warm start greedy + {settings.best_of_n}/image"
 
 
-def expected_wall(expected: dict[str, float], settings: DemoSettings, workers: int) -> float:
-    """The demo's expected wall time: the side-by-side stages as `workers` processes take them."""
-    from .lanes import expected_wall as side_by_side
+def side_by_side_expected(expected: dict[str, float], settings: DemoSettings, workers: int) -> dict[str, float]:
+    """`expected` with the side-by-side stages' CPU seconds turned into their wall seconds when
+    `workers` processes share this machine's cores; "side by side" is the wall time of them all."""
+    from .lanes import expected_schedule
 
-    names = (*(grpo_stage(s) for s in SCHEMES), warm_eval_stage(settings))
-    rest = sum(v for k, v in expected.items() if k not in names)
-    return rest + side_by_side([expected[k] for k in names if k in expected], workers)
+    names = [k for k in _side_by_side_stages(settings) if k in expected]
+    schedule = expected_schedule([expected[k] for k in names], workers)
+    walls = {k: end - start for k, (start, end) in zip(names, schedule, strict=True)}
+    return {**{k: walls.get(k, v) for k, v in expected.items()},
+            "side by side": max((end for _, end in schedule), default=0.0)}
+
+
+def expected_total(expected: dict[str, float], settings: DemoSettings) -> float:
+    """Wall seconds of the whole demo from side_by_side_expected's answer."""
+    return sum(v for k, v in expected.items() if k not in _side_by_side_stages(settings))
+
+
+def _side_by_side_stages(settings: DemoSettings) -> tuple[str, ...]:
+    return (*(grpo_stage(s) for s in SCHEMES), warm_eval_stage(settings))
 
 
 def _write_world_files(world: Any, data: Path, sizes: dict[str, int], seed: int) -> dict[str, Path]:
@@ -380,7 +392,8 @@ def _run(out: Path, quick: bool, seed: int, settings: DemoSettings, log: Any, vi
     if rebuild:
         expected = {k: v for k, v in expected.items() if k in ("world + tiny model", "sft perception",
                                                                "sft habit (warm start)")}
-    log(f"[demo] {len(expected)} stages, expected ~{expected_wall(expected, settings, workers) / 60:.1f} min "
+    expected = side_by_side_expected(expected, settings, workers)
+    log(f"[demo] {len(expected) - 1} stages, expected ~{expected_total(expected, settings) / 60:.1f} min "
         f"with {workers} process{'es' if workers > 1 else ''} (seed {seed}{', quick' if quick else ''}"
         f"{f', {rebuild} rebuild' if rebuild else ''})")
 
