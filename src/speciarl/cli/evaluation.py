@@ -97,9 +97,11 @@ def add_verify(sub: argparse._SubParsersAction) -> None:
     p.add_argument("--no-progress", action="store_true", help="no progress bar")
 
     def handler(args: argparse.Namespace) -> int:
-        from ..pipeline.verify import judge_config_from_args, run_verify
+        from ..pipeline.verify import freeze_imports, judge_config_from_args, run_verify
 
-        result = run_verify(args.input, args.output, judge_config_from_args(args), progress=not args.no_progress)
+        config = judge_config_from_args(args)
+        freeze_imports(config)  # this process ends with the command
+        result = run_verify(args.input, args.output, config, progress=not args.no_progress)
         for sample_id, index, message in result.errors[:20]:
             print(f"not graded: sample {sample_id!r} prediction {index}: {message}", file=sys.stderr)
         if len(result.errors) > 20:

@@ -287,6 +287,24 @@ class _Grader:
         failures.clear()
 
 
+def freeze_imports(judge_config: dict[str, Any]) -> None:
+    """For a one-shot process (`speciarl verify`): import what grading will import, then `gc.freeze()`.
+
+    The cycle collector then never walks the ~40 k objects the imports built (they live as long as the
+    process anyway): one full collection over them was ~20 ms of a 2,560-answer rerun, most of its
+    cost beyond a one-answer run. Not for long-lived processes (frozen objects are never collected)."""
+    import gc
+
+    import tqdm  # noqa: F401
+
+    from ..judges import build_judge  # noqa: F401
+
+    if judge_config.get("type") == "openai":
+        import aiohttp  # noqa: F401 - the judge's HTTP session imports it on first use
+
+    gc.freeze()
+
+
 def judge_config_from_args(args: Any) -> dict[str, Any]:
     """A `build_judge` dict from `speciarl verify` flags (over an optional --judge-config YAML)."""
     from ..errors import ConfigError
