@@ -53,19 +53,26 @@ def build_report(inputs: Sequence[str | os.PathLike[str]], names: Sequence[str] 
     return {"runs": runs}
 
 
+def _fork_is_safe() -> bool:
+    """Whether a forked helper process may draw: a second CPU, fork available, and no other thread alive
+    (a lock held by one, e.g. in eval's judge I/O loop, would stay held in the child)."""
+    import threading
+
+    from .summary import default_workers
+
+    return default_workers() > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods()
+
+
 def _draw_plots(runs: dict[str, Any], per_class: dict[str, Any], out: Path, published: Any) -> list[str]:
     """The four plots; the per-class one (the slowest) and the category shares in a forked process while
     this one draws the other two, when fork is safe (no other thread alive) and another CPU is there.
     Same files either way."""
-    import threading
-
     from .plots import (
         plot_category_shares, plot_correctness_specificity, plot_metric_vs_k, plot_per_class_specificity,
     )
-    from .summary import default_workers
 
     side = None
-    if default_workers() > 1 and threading.active_count() == 1 and "fork" in multiprocessing.get_all_start_methods():
+    if _fork_is_safe():
         side = concurrent.futures.ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("fork"))
     try:
         there = [(plot_category_shares, runs, out / "category_shares.png"),
