@@ -12,7 +12,9 @@ subprocess) with room for `capacity` requests at once:
 - verl: `workers` forked processes, each verl 0.9.1's real `RewardLoopWorker` with the `naive`
   manager awaiting our async `compute_score` for every rollout routed to it (at random, as verl's
   agent loop does), all released at once; each worker's judge gets `capacity / workers` connections,
-  and all share one cache (Redis when `redis-server` is installed, else one SQLite file).
+  and all share one cache (Redis when `redis-server` is installed, else one SQLite file). Each worker
+  first scores one rollout outside the step, not counted (a later training step: judge built,
+  connections open), as the batch path's timing starts after its judge is built.
 
 Prints both wall times (the median of `repeats`, each on a fresh cache) and their ratio (target
 <= 1.5x), and the LLM calls of each against the distinct non-fast-path pairs (target <= 1.1x).
