@@ -202,7 +202,7 @@ def plot_correctness_specificity(runs: Mapping[str, Mapping[str, Any]], path: Pa
             labels.append((correctness, specificity, f"{method} ({suffix})", "black"))
     for h in (0.5, 0.6, 0.7, 0.8, 0.9):  # the iso-HM labels (drawn above) are obstacles too
         markers += [(c, h * c / (2 * c - h), 8) for c in (0.98, 1.0) if h * c / (2 * c - h) <= 1]
-    fig.canvas.draw()  # label boxes need the final layout of the axes
+    fig.draw_without_rendering()  # label boxes need the final layout of the axes (no pixels needed)
     place_labels(ax, labels, markers=markers)
     ax.set_xlabel("correctness (generic or better)")
     ax.set_ylabel("specificity (specific among correct)")
