@@ -305,10 +305,16 @@ class RunTally:
         return dict(sorted(out.items()))
 
 
-def _canonical(vectors: Mapping[tuple[int, ...], int]) -> list[tuple[tuple[int, ...], int]]:
+def canonical_vectors(vectors: Mapping[tuple[int, ...], int]) -> list[tuple[tuple[int, ...], int]]:
     """Distinct vectors in a fixed order: float sums then do not depend on the order of the file's lines
-    (verify writes chunks as they finish), so two gradings of one run give bit-identical numbers."""
+    (verify writes chunks as they finish), so two gradings of one run give bit-identical numbers. The
+    `*_of_vectors` functions take this list too (sorted once for many calls)."""
     return sorted(vectors.items())
+
+
+def _canonical(vectors: Mapping[tuple[int, ...], int] | list[tuple[tuple[int, ...], int]]
+               ) -> list[tuple[tuple[int, ...], int]]:
+    return vectors if isinstance(vectors, list) else canonical_vectors(vectors)
 
 
 def _vector_counts(vector: Sequence[int]) -> dict[str, float]:
@@ -320,7 +326,7 @@ def _add_scaled(total: dict[str, float], counts: Mapping[str, float], times: int
         total[key] = total.get(key, 0.0) + value * times
 
 
-def counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
+def counts_of_vectors(vectors: Mapping[tuple[int, ...], int] | list[tuple[tuple[int, ...], int]]) -> dict[str, float]:
     """Category counts over every prediction of samples given as {count vector: number of samples}."""
     total: dict[str, float] = {}
     for vector, times in _canonical(vectors):
@@ -328,7 +334,8 @@ def counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float
     return total
 
 
-def best_counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, float]:
+def best_counts_of_vectors(vectors: Mapping[tuple[int, ...], int] | list[tuple[tuple[int, ...], int]]
+                           ) -> dict[str, float]:
     """Best-of-N category counts: per sample its highest-ranked code (codes are in `order`)."""
     total: dict[str, float] = {}
     for vector, times in _canonical(vectors):
@@ -337,7 +344,8 @@ def best_counts_of_vectors(vectors: Mapping[tuple[int, ...], int]) -> dict[str, 
     return total
 
 
-def best_of_k_counts_of_vectors(vectors: Mapping[tuple[int, ...], int], k: int) -> dict[str, float]:
+def best_of_k_counts_of_vectors(vectors: Mapping[tuple[int, ...], int] | list[tuple[tuple[int, ...], int]],
+                                k: int) -> dict[str, float]:
     """`best_of_k_counts` for samples given as {count vector: number of samples}.
 
     Summing C(i, k-1) over the positions i of one category's predictions in the ranked list telescopes
@@ -346,20 +354,21 @@ def best_of_k_counts_of_vectors(vectors: Mapping[tuple[int, ...], int], k: int) 
     """
     if k < 1:
         raise ValueError(f"k must be >= 1, got {k}")
-    total: dict[str, float] = {}
+    total: dict[int, float] = {}  # by code, in first-touched order (the order its values are summed in later)
+    get = total.get
     comb: list[int] = []
     for vector, times in _canonical(vectors):
         n = sum(vector)
         if n < k:
             raise ValueError(f"best-of-{k} needs at least {k} predictions per sample, one sample has {n}")
-        while len(comb) <= n:
-            comb.append(math.comb(len(comb), k))
+        if len(comb) <= n:
+            comb.extend(math.comb(i, k) for i in range(len(comb), n + 1))
         below, whole = 0, comb[n]
         for code, count in enumerate(vector):
             if count:
                 above = below + count
                 share = (comb[above] - comb[below]) / whole
                 if share:
-                    total[CODE_KEYS[code]] = total.get(CODE_KEYS[code], 0.0) + share * times
+                    total[code] = get(code, 0.0) + share * times
                 below = above
-    return total
+    return {CODE_KEYS[code]: value for code, value in total.items()}

@@ -9,7 +9,8 @@ from typing import Annotated, Any, Optional
 import msgspec
 
 from ..metrics import (
-    GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors, counts_of_vectors,
+    GROUP_ORDER, DuplicatePrediction, RunTally, Summary, best_counts_of_vectors, best_of_k_counts_of_vectors,
+    canonical_vectors, counts_of_vectors,
     group_of, macro_average, summarize_counts,
 )
 from ..records import (
@@ -278,9 +279,9 @@ def _lines_before(path: str | os.PathLike[str], offset: int) -> int:
 def summarize_tally(tally: RunTally) -> dict[str, Any]:
     """All numbers of one run. With N > 1 predictions per sample, the main numbers are over all
     predictions (the expected single-sample quality) and best-of-N / best-of-k are added."""
-    by_dataset = tally.vectors()
-    sizes = [sum(vector) for vectors in by_dataset.values() for vector in vectors]
-    samples = sum(times for vectors in by_dataset.values() for times in vectors.values())
+    by_dataset = {dataset: canonical_vectors(vectors) for dataset, vectors in tally.vectors().items()}  # sorted once
+    sizes = [sum(vector) for vectors in by_dataset.values() for vector, _ in vectors]
+    samples = sum(times for vectors in by_dataset.values() for _, times in vectors)
     n_min, n_max = (min(sizes), max(sizes)) if sizes else (0, 0)
     per_dataset = {dataset: summarize_counts(counts_of_vectors(vectors)) for dataset, vectors in by_dataset.items()}
     out: dict[str, Any] = {
