@@ -17,7 +17,9 @@ subprocess) with room for `capacity` requests at once:
   connections open), as the batch path's timing starts after its judge is built.
 
 Prints both wall times (the median of `repeats`, each on a fresh cache) and their ratio (target
-<= 1.5x), and the LLM calls of each against the distinct non-fast-path pairs (target <= 1.1x).
+<= 1.5x), and the LLM calls of each against the distinct non-fast-path pairs (target <= 1.1x). Also
+times the step again on the filled cache (our reward without LLM calls) and with a constant reward
+(verl's own pipeline): the floors under the verl figure.
 Ray itself is not started (see tests/train/verl_reward_loop.py); on a shared 2-core machine the eight
 worker processes also compete for CPU with the server, so read the ratio as an upper bound.
 """
@@ -125,6 +127,8 @@ def main() -> None:
                 loop.append(out["seconds"])
                 loop_calls.add(out["judge"]["llm"])
                 loop_cpu.append(out["worker_cpu"])
+            # the same step again on the filled cache: our reward's work without any LLM call
+            warm = verl_path(rollouts, server.base_url, args.capacity, args.workers, cache, tmp_path)
             constant = tmp_path / "constant_reward.py"
             constant.write_text(CONSTANT_REWARD)
             verl_only = verl_path(rollouts, server.base_url, args.capacity, args.workers, "none", tmp_path,
@@ -150,8 +154,11 @@ def main() -> None:
          + " ms"),
         ("verl reward loop with a constant reward", f"{verl_only['seconds'] * 1000:.0f} ms (verl's own pipeline: "
          "decode in a thread pool, DataProto slicing)"),
+        ("verl reward loop, every pair already cached", f"{warm['seconds'] * 1000:.0f} ms, LLM calls "
+         f"{warm['judge']['llm']} (our reward without the judge: extraction, fast paths, cache lookups)"),
         ("CPU per rollout", f"batch path {statistics.median(batch_cpu) * per:.0f} us; verl loop "
-         f"{statistics.median(loop_cpu) * per:.0f} us, of which verl's own {verl_only['worker_cpu'] * per:.0f} us"),
+         f"{statistics.median(loop_cpu) * per:.0f} us; every pair cached {warm['worker_cpu'] * per:.0f} us; "
+         f"verl's own {verl_only['worker_cpu'] * per:.0f} us"),
         ("machine load (1-min average)", f"{os.getloadavg()[0]:.1f} on {os.cpu_count()} cores"),
     ]
     width = max(len(k) for k, _ in rows)
