@@ -46,6 +46,11 @@ SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
 _FROM_CACHE = {c.value: Verdict(c, source="cache") for c in Category}  # verdicts are immutable: one per label
 
 
+def _cached_verdict(label: str) -> Verdict:
+    """The verdict of a label read from the cache (an unknown label raises, naming it)."""
+    return _FROM_CACHE.get(label) or Verdict(Category(label), source="cache")
+
+
 @dataclass
 class JudgeStats:
     """Running counters, read by training (cache hit rate, latency per step) and `speciarl verify`.
@@ -489,7 +494,7 @@ class BaseJudge:
         if limit is not None:
             self._release(limit - len(found.owned))
         for h, label in found.found.items():
-            entries[h].settle(self, _FROM_CACHE.get(label) or Verdict(Category(label), source="cache"))
+            entries[h].settle(self, _cached_verdict(label))
         self.stats.cache += len(found.found)
         if found.owned:
             self._spawn(self._grade_entries([entries[h] for h in found.owned], slots=limit is not None))
@@ -537,7 +542,7 @@ class BaseJudge:
             if label is None:
                 orphans.append(entry)
             else:
-                entry.settle(self, _FROM_CACHE.get(label) or Verdict(Category(label), source="cache"))
+                entry.settle(self, _cached_verdict(label))
         self.stats.cache += len(entries) - len(orphans)
         if orphans:
             self._enqueue(orphans, front=True)

@@ -153,15 +153,14 @@ def _check_input(path: str | os.PathLike[str], done: KeySet,
         if not seen.add((sample_id, index)):
             raise RecordError(path, line, "sample_id",
                               f"duplicate record for sample {sample_id!r} prediction_index {index}")
-        answer = data.get("answer")
-        if answer is None and data.get("completion") is None:
+        if data.get("answer") is None and data.get("completion") is None:
             raise RecordError(path, line, "completion",
                               f"record {sample_id!r} #{index} has neither a 'completion' nor an 'answer'")
         total += 1
         if nothing_done or (sample_id, index) not in done:
             todo += 1
-            if kept is not None:  # record_answer, its common case inline (`answer` is a str: key_fields checked)
-                kept.append((data, (answer.strip() or None) if answer is not None else record_answer(data, path, line)))
+            if kept is not None:
+                kept.append((data, record_answer(data, path, line)))
     return total, todo, kept
 
 
