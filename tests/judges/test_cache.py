@@ -238,3 +238,28 @@ def test_redis_waiter_is_told_when_the_holder_releases_without_a_grade(server, r
     [verdict] = result["v"]
     assert verdict.ok and verdict.source == "llm" and len(server.requests) == 1
     assert time.monotonic() - started < 0.3 + judge.cache.check_interval  # woken by the note
+
+
+def test_redis_connections_do_not_read_package_metadata(server, redis_url, monkeypatch):
+    """redis-py >= 7.1 would look its own version up in the installed packages for every new connection
+    (a scan of sys.path); the judge hands it the version once. Several connections open here: lookups,
+    stores and the note watcher overlap while 20 pairs are graded 4 at a time."""
+    import importlib.metadata
+
+    pytest.importorskip("redis.driver_info", reason="redis-py < 7.1 reads its version once, at import")
+    table_server(server)
+    server.latency = 0.05
+    reads = []
+    real_version = importlib.metadata.version
+    monkeypatch.setattr(importlib.metadata, "version", lambda name: reads.append(name) or real_version(name))
+    judge = build_judge(config(server, redis_url, concurrency=4))
+    verdicts = judge.grade(PAIRS)
+
+    async def opened():
+        pool = judge.cache._client.connection_pool
+        return len(pool._available_connections) + len(pool._in_use_connections)
+
+    connections = judge.home.run(opened())
+    judge.close()
+    assert all(v.ok for v in verdicts) and connections >= 1
+    assert "redis" not in reads

@@ -112,3 +112,33 @@ def test_cancelling_stops_the_handing_over_not_the_shared_grading(server, tmp_pa
     time.sleep(0.05)
     assert handed == [] and len(server.requests) == 1
     judge.close()
+
+
+def test_agrade_each_hands_groups_over_on_the_callers_loop(server, tmp_path):
+    """The event-loop door: a judge homed on the caller's loop (as verl's reward worker homes it) calls
+    `on_done` on that loop's own thread, with the verdicts `grade` gives."""
+    import asyncio
+
+    from speciarl.ioloop import running_loop_home
+
+    server.reply = RuleTable(TABLE)
+    pairs = [(f"species {i % 10}", f"answer {(i * 7) % 6}") for i in range(40)] + [("Samoyed", "samoyed")]
+    expected = judge_for(server, "none").grade(pairs)
+    judge = judge_for(server, tmp_path / "c.sqlite")
+
+    async def main():
+        judge.rehome(running_loop_home())
+        handed, threads = {}, set()
+
+        def on_done(done):
+            threads.add(threading.get_ident())
+            handed.update(done)
+
+        await judge.agrade_each([[pair] for pair in pairs], on_done)
+        await judge.aclose()
+        return handed, threads
+
+    handed, threads = asyncio.run(main())
+    assert threads == {threading.get_ident()}  # asyncio.run's loop is this thread's
+    assert sorted(handed) == list(range(len(pairs)))
+    assert [handed[i][0].category for i in range(len(pairs))] == [v.category for v in expected]

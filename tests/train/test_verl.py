@@ -141,6 +141,85 @@ def test_outage_raises_and_never_scores(tmp_path):
             score("<answer>circle</answer>", judge_config=config, retry_budget_s=0.2, retry_interval_s=0.05)
 
 
+def test_concurrent_rewards_on_one_loop_are_graded_together(tmp_path):
+    """verl awaits one compute_score per rollout, hundreds at once per worker: the calls that arrive
+    together reach the judge as one batch, each answered with its own category (as the batch path)."""
+    from speciarl.ioloop import running_loop_home
+
+    rollouts = rollout_texts(training_step(images=48))
+    with OpenAIServer(hash_rule) as server:
+        expected, llm = batch_path(server, rollouts)
+        server.reset_counts()
+        config = judge_file(tmp_path, server, cache=str(tmp_path / "c.sqlite"), concurrency=16)
+
+        async def worker():
+            got = await asyncio.gather(*(compute_score("bench", text, gt, {"sample_id": uid}, judge_config=config)
+                                         for gt, text, uid in rollouts))
+            (reward,) = [fut.result() for fut in running_loop_home().state["verl_scorers"].values()]
+            await reward.judge.aclose()
+            return got, reward.judge.stats
+
+        got, stats = asyncio.run(worker())
+        answered = sum(server.answered.values())
+    assert [r["category"] for r in got] == expected
+    assert answered == llm
+    parsed = sum(c != "parse failure" for c in expected)
+    assert stats.pairs == parsed and stats.calls <= 2  # one judge call for the whole burst (not one per rollout)
+
+
+def test_a_cancelled_reward_leaves_the_others_of_its_batch_graded(tmp_path):
+    with OpenAIServer(hash_rule) as server:
+        server.latency = 0.2
+        config = judge_file(tmp_path, server)
+
+        async def worker():
+            tasks = [asyncio.ensure_future(compute_score("d", f"<answer>bird {i}</answer>", "albatross",
+                                                         judge_config=config)) for i in range(6)]
+            await asyncio.sleep(0.05)  # all six in one judge batch, in flight
+            tasks[2].cancel()
+            return await asyncio.gather(*tasks, return_exceptions=True)
+
+        got = asyncio.run(worker())
+    assert isinstance(got[2], asyncio.CancelledError)
+    assert all(isinstance(r, dict) and r["answer"] == f"bird {i}" for i, r in enumerate(got) if i != 2)
+
+
+def test_a_failed_grade_is_asked_again_within_the_budget(tmp_path):
+    with OpenAIServer(hash_rule) as server:
+        failures = iter(["503", "503", "503"])
+        server.fault_for = lambda body: next(failures, None)
+        config = judge_file(tmp_path, server, max_retries=0)
+        got = score("<answer>circle</answer>", judge_config=config, retry_budget_s=5, retry_interval_s=0.05)
+        assert got["category"] in {c.value for c in C} and len(server.requests) == 4
+
+
+def test_reward_worker_freezes_its_heap_once_unless_told_not_to(shapes_trainset):
+    """gc.freeze in the worker's first call (a verl reward worker's ~550,000 long-lived objects would
+    otherwise be walked by the collector's full passes during steps); SPECIARL_VERL_GC_FREEZE=0 skips it."""
+    child = (
+        "import asyncio, gc, json, sys\n"
+        "from speciarl.integrations.verl import compute_score\n"
+        "judge = {'type': 'taxonomy', 'taxonomy': sys.argv[1], 'cache': 'none'}\n"
+        "before = gc.get_freeze_count()\n"
+        "async def main():\n"
+        "    for text in ('<answer>circle</answer>', '<answer>red circle</answer>'):\n"
+        "        await compute_score('d', text, 'red circle', judge_config=judge)\n"
+        "        yield gc.get_freeze_count()\n"
+        "async def counts():\n"
+        "    return [n async for n in main()]\n"
+        "print(json.dumps([before, *asyncio.run(counts())]))\n")
+    for setting, frozen in (("1", True), ("0", False)):
+        env = {**os.environ, "SPECIARL_VERL_GC_FREEZE": setting}
+        out = subprocess.run([sys.executable, "-c", child, str(shapes_trainset["taxonomy"])], env=env,
+                             capture_output=True, text=True, timeout=120, check=True)
+        before, first, second = json.loads(out.stdout)
+        assert before == 0
+        if frozen:
+            assert first > 10_000 and first - 100 <= second <= first  # frozen once, by the first call (not again)
+        else:
+            assert first == second == 0
+
+
 def test_partial_groups_are_refused_and_complete_ones_pass():
     check_complete_groups(["a", "a", "b", "b"], [True] * 4, 2)
     check_complete_groups(["a", "a", "pad", "b", "b"], [True, True, False, True, True], None)

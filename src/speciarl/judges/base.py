@@ -9,8 +9,8 @@ one bad pair cannot sink a batch.
 Concurrency model (one for every judge, TRL's pattern): all of a judge's work runs on the process's
 I/O loop (`speciarl.ioloop`), a long-lived event loop in a daemon thread. The doors are thin:
 `grade()` (blocking, any thread), `submit()` (a concurrent Future, any thread), `submit_each()` (many
-groups in one call, each handed to a callback when complete) and `agrade()`
-(awaitable from any event loop: it hops to the I/O loop). So the HTTP session, the cache connection,
+groups in one call, each handed to a callback when complete), `agrade()` and `agrade_each()`
+(awaitable from any event loop: they hop to the I/O loop). So the HTTP session, the cache connection,
 the in-flight table and the counters are only ever touched by that one thread, and live until
 `aclose()` / `close()`.
 """
@@ -239,6 +239,13 @@ class BaseJudge:
     async def agrade(self, pairs: Sequence[Pair]) -> list[Verdict]:
         """One Verdict per pair, in order; never raises for a single failed pair. Any event loop."""
         return await self.home.hop(self._agrade_here(list(pairs)))
+
+    async def agrade_each(self, groups: Sequence[Sequence[Pair]],
+                          on_done: Callable[[list[tuple[int, list[Verdict]]]], None]) -> None:
+        """`submit_each` for event-loop callers: returns when every group has been handed over.
+        `on_done` runs on the judge's home loop (the caller's own for a judge homed there, as verl's
+        reward does: `rehome`), so it may resolve that loop's futures directly."""
+        await self.home.hop(self._agrade_groups([list(group) for group in groups], on_done))
 
     async def aclose(self) -> None:
         """Wait for the grading in flight, then release the session and cache connection."""

@@ -25,6 +25,17 @@ from ..errors import ConfigError
 
 log = logging.getLogger(__name__)
 
+
+def _driver_info() -> dict[str, Any]:
+    """redis-py >= 7.1 reads its own version with `importlib.metadata` for every new connection (a scan of
+    sys.path: milliseconds each, and a busy judge opens a few per step); hand it the version once."""
+    try:
+        import redis
+        from redis.driver_info import DriverInfo
+    except ImportError:  # older redis-py: the version is read once, at import
+        return {}
+    return {"driver_info": DriverInfo(name="redis-py", lib_version=redis.__version__)}
+
 _CHUNK = 500  # SQLite's host-parameter limit is 999 on old builds
 
 
@@ -312,7 +323,7 @@ class RedisCache(Cache):
             # clients are bound to one event loop; a forked child is another worker (own locks, notes)
             if self._pid != os.getpid():
                 self._pid, self._token, self._memo = os.getpid(), uuid.uuid4().hex, {}
-            self._client = aredis.Redis.from_url(self.url, decode_responses=True)
+            self._client = aredis.Redis.from_url(self.url, decode_responses=True, **_driver_info())
             self._scripts = {name: self._client.register_script(code)
                              for name, code in (("lookup", _LOOKUP), ("store", _STORE), ("check", _CHECK))}
             self._loop = loop

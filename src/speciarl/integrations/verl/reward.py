@@ -26,11 +26,17 @@ import hashlib
 import json
 import os
 import sys
+import time
 from typing import Any
 
+from speciarl.answers import extract_answer
+from speciarl.categories import Category
 from speciarl.errors import ConfigError
+from speciarl.integrations.verl.advantage import RANK_SCORE
 from speciarl.ioloop import io_loop, running_loop_home
+from speciarl.rewards import PARSE_FAILURE_REWARD, get_reward_scheme, inject_judge_noise
 from speciarl.train.config import RETRY_BUDGET_S, RETRY_INTERVAL_S
+from speciarl.train.rewards import JudgeOutageError
 
 # verl reward managers that pass a reward's exception on (the rollout fails, never scores); every other
 # manager is refused, e.g. `rate_limited`, which turns any exception or timeout into reward 0.0.
@@ -46,12 +52,14 @@ class RewardManagerRefused(BaseException):
 
 
 def _calling_manager() -> str | None:
-    """The class name of the verl reward manager this call comes from (its `run_single` frame), if any."""
+    """The class name of the verl reward manager this call comes from (its `run_single` frame), if any.
+    Only method frames are looked into (`self` among their variables: reading `f_locals` builds a dict)."""
     frame = sys._getframe(2)
     while frame is not None:
-        owner = frame.f_locals.get("self")
-        if owner is not None and hasattr(owner, "run_single") and hasattr(owner, "compute_score"):
-            return type(owner).__name__
+        if "self" in frame.f_code.co_varnames:
+            owner = frame.f_locals.get("self")
+            if owner is not None and hasattr(owner, "run_single") and hasattr(owner, "compute_score"):
+                return type(owner).__name__
         frame = frame.f_back
     return None
 
@@ -66,9 +74,65 @@ def _check_manager() -> None:
             "that lets exceptions through can be allowed with SPECIARL_VERL_ANY_MANAGER=1.")
 
 
-async def _scorer(judge_config: str | dict | None, scheme: str, retry_budget_s: float, retry_interval_s: float,
-                  workers: int):
-    """This process's RolloutScorer for one configuration, built once (on the I/O loop, which owns it)."""
+class _RolloutBatch:
+    """The rollouts of one worker loop waiting for a grade, sent to the judge together.
+
+    verl awaits one `compute_score` per rollout, hundreds at once in each worker. Graded one by one,
+    each call pays the judge's per-call work (folding, the in-flight table, its futures). Here the calls
+    that arrive in one loop iteration share one `judge.agrade_each`, and each is answered as soon as its
+    own pair is graded. Lives on the worker's loop (the judge is homed there) and is touched only there.
+    """
+
+    def __init__(self, judge: Any) -> None:
+        self.judge = judge
+        self._pending: list[tuple[tuple[str, str], asyncio.Future[Any]]] = []
+        self._tasks: set[asyncio.Task[None]] = set()
+
+    def grade(self, ground_truth: str, answer: str) -> asyncio.Future[Any]:
+        """A future of the pair's Verdict (an exception only if the judge's own machinery breaks)."""
+        loop = asyncio.get_running_loop()
+        fut = loop.create_future()
+        if not self._pending:
+            loop.call_soon(self._flush)
+        self._pending.append(((ground_truth, answer), fut))
+        return fut
+
+    def _flush(self) -> None:
+        batch, self._pending = self._pending, []
+        task = asyncio.ensure_future(self._grade(batch))
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    async def _grade(self, batch: list[tuple[tuple[str, str], asyncio.Future[Any]]]) -> None:
+        def hand_over(done: list[tuple[int, list[Any]]]) -> None:
+            for g, verdicts in done:
+                fut = batch[g][1]
+                if not fut.done():  # its caller may have been cancelled
+                    fut.set_result(verdicts[0])
+
+        try:
+            await self.judge.agrade_each([[pair] for pair, _ in batch], hand_over)
+        except asyncio.CancelledError:
+            for _, fut in batch:
+                fut.cancel()
+            raise
+        except Exception as exc:  # noqa: BLE001 - every waiting rollout raises it: never a score
+            for _, fut in batch:
+                if not fut.done():
+                    fut.set_exception(exc)
+
+
+class _WorkerReward:
+    """What one worker keeps per reward configuration: the scorer (judge + scheme) and its batch."""
+
+    def __init__(self, scorer: Any) -> None:
+        self.scorer, self.judge = scorer, scorer.judge
+        self.batch = _RolloutBatch(scorer.judge)
+
+
+async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_budget_s: float,
+                         retry_interval_s: float, workers: int) -> _WorkerReward:
+    """This process's reward state for one configuration, built once on the worker's loop, which owns it."""
     if judge_config is None:
         judge_config = os.environ.get("SPECIARL_JUDGE_CONFIG")
     if judge_config is None:
@@ -78,21 +142,42 @@ async def _scorer(judge_config: str | dict | None, scheme: str, retry_budget_s: 
                                                                              default=str)
     key = (config_key, scheme, retry_budget_s, retry_interval_s, workers)  # hashing a tuple: every call does it
     home = running_loop_home()  # the worker's own loop: awaited without crossing threads
-    scorers: dict[tuple, asyncio.Future[Any]] = home.state.setdefault("verl_scorers", {})
-    if key not in scorers:
-        scorers[key] = asyncio.ensure_future(_make_scorer(home, judge_config, scheme, retry_budget_s,
-                                                          retry_interval_s, workers))
+    rewards: dict[tuple, asyncio.Future[_WorkerReward]] = home.state.setdefault("verl_scorers", {})
+    fut = rewards.get(key)
+    if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
+        return fut.result()  # every call after the first: no shield, no task
+    if fut is None:
+        fut = rewards[key] = asyncio.ensure_future(_make_worker_reward(home, judge_config, scheme,
+                                                                       retry_budget_s, retry_interval_s, workers))
     try:
-        return await asyncio.shield(scorers[key])
+        return await asyncio.shield(fut)
     except Exception:
-        scorers.pop(key, None)  # a bad config is reported to every call, and retried by none silently
+        rewards.pop(key, None)  # a bad config is reported to every call, and retried by none silently
         raise
 
 
-async def _make_scorer(home, *args: Any):
+async def _make_worker_reward(home, *args: Any) -> _WorkerReward:
     scorer = await asyncio.get_running_loop().run_in_executor(None, _build_scorer, *args)  # reads files
     scorer.judge.rehome(home)
-    return scorer
+    _freeze_worker_heap()
+    return _WorkerReward(scorer)
+
+
+def _freeze_worker_heap() -> None:
+    """Take what the reward worker holds now out of the garbage collector's full passes, once per process.
+
+    A verl reward worker carries ~550,000 long-lived objects (torch, transformers, verl, its config) and
+    serves rewards for its whole life. Left alone, the collector walks all of them in a full pass soon
+    after start-up and again whenever that count grows by a quarter: 0.5-0.9 s of one step in half the
+    workers of `benchmarks/bench_verl_reward.py`. `gc.freeze()` (CPython's advice for such a heap) skips
+    them from then on; a full collection first, so nothing that is garbage already is kept (a one-time
+    ~0.3 s of CPU in each worker's first call). Skipped when the host froze its heap itself, and with
+    `SPECIARL_VERL_GC_FREEZE=0`."""
+    import gc
+
+    if gc.get_freeze_count() == 0 and os.environ.get("SPECIARL_VERL_GC_FREEZE", "1") != "0":  # O(n): once
+        gc.collect()
+        gc.freeze()
 
 
 def _build_scorer(judge_config: str | dict, scheme: str, retry_budget_s: float, retry_interval_s: float,
@@ -108,20 +193,31 @@ def _build_scorer(judge_config: str | dict, scheme: str, retry_budget_s: float, 
                          retry_interval_s=retry_interval_s)
 
 
+async def _category(batch: _RolloutBatch, ground_truth: str, answer: str, retry_budget_s: float,
+                    retry_interval_s: float) -> Category:
+    """The pair's category; a failed grade is asked again every `retry_interval_s` until the budget is
+    spent (as `RolloutScorer.agrade` does), then `JudgeOutageError`: never a score."""
+    deadline = None
+    while True:
+        verdict = await batch.grade(ground_truth, answer)
+        if verdict.ok:
+            return verdict.category
+        if deadline is None:
+            deadline = time.monotonic() + retry_budget_s
+        if time.monotonic() + retry_interval_s > deadline:
+            raise JudgeOutageError(f"judge failed after {retry_budget_s:g}s of retries: "
+                                   f"{verdict.error or 'judge returned no category'}")
+        await asyncio.sleep(retry_interval_s)
+
+
 async def _score_here(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None,
                       judge_config: str | dict | None, scheme: str, noise: float, noise_seed: int,
                       retry_budget_s: float, retry_interval_s: float, workers: int) -> dict[str, Any]:
-    from speciarl.categories import Category
-    from speciarl.rewards import PARSE_FAILURE_REWARD, get_reward_scheme, inject_judge_noise
-    from speciarl.train.rewards import JudgeOutageError, decode
-
-    from .advantage import RANK_SCORE
-
-    scorer = await _scorer(judge_config, scheme, retry_budget_s, retry_interval_s, workers)
-    graded = await scorer.agrade([str(ground_truth)], [solution_str])
-    if graded.error:
-        raise JudgeOutageError(f"judge failed after {retry_budget_s:g}s of retries: {graded.error}")
-    category: Category | None = decode(graded.codes[0])
+    reward = await _worker_reward(judge_config, scheme, retry_budget_s, retry_interval_s, workers)
+    answer = extract_answer(solution_str)
+    category: Category | None = None
+    if answer is not None:
+        category = await _category(reward.batch, str(ground_truth), answer, retry_budget_s, retry_interval_s)
     if noise and category is not None:
         digest = hashlib.sha256(json.dumps([noise_seed, extra_info and extra_info.get("sample_id"),
                                             solution_str]).encode()).hexdigest()
@@ -134,7 +230,7 @@ async def _score_here(data_source: str, solution_str: str, ground_truth: str, ex
     else:
         score = rule.rewards([[category]])[0][0]
     return {"score": score, "category": "parse failure" if category is None else category.value,
-            "answer": graded.answers[0] or "", "data_source": data_source}
+            "answer": answer or "", "data_source": data_source}
 
 
 async def compute_score(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None = None, *,
