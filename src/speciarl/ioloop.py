@@ -224,12 +224,13 @@ def running_loop_home() -> IOLoop:
     For hosts that run their own long-lived loop and await us from it (verl's reward workers): a judge
     homed there is awaited without crossing threads. Call on that loop."""
     loop = asyncio.get_running_loop()
+    home = _adopted.get(loop)  # first: verl calls this once per rollout
+    if home is not None and home.pid == os.getpid():
+        return home
     current = current_io_loop()
     if current is not None and current.loop is loop:
         return current
-    home = _adopted.get(loop)
-    if home is None or home.pid != os.getpid():
-        home = _adopted[loop] = IOLoop(adopt=loop)
+    home = _adopted[loop] = IOLoop(adopt=loop)
     return home
 
 

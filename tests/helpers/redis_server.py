@@ -14,8 +14,9 @@ def redis_binary() -> str | None:
 
 
 class RedisServer:
-    def __init__(self, workdir: str | Path, port: int | None = None):
+    def __init__(self, workdir: str | Path, port: int | None = None, extra_args: tuple[str, ...] = ()):
         self.workdir = Path(workdir)
+        self.extra_args = extra_args  # e.g. ("--rename-command", "BLMPOP", "") to stand for Redis < 7
         if port is None:
             with socket.socket() as s:
                 s.bind(("127.0.0.1", 0))
@@ -34,7 +35,7 @@ class RedisServer:
         self.workdir.mkdir(parents=True, exist_ok=True)
         self.proc = subprocess.Popen(
             [binary, "--port", str(self.port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no",
-             "--dir", str(self.workdir)],
+             "--dir", str(self.workdir), *self.extra_args],
             stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         deadline = time.monotonic() + 10
         while time.monotonic() < deadline:

@@ -204,13 +204,28 @@ def test_redis_claims_follow_free_request_slots(server, redis_url):
     assert narrow.stats.llm <= 4 < wide.stats.llm, (narrow.stats.llm, wide.stats.llm)
 
 
-def test_redis_waiter_is_told_when_the_holder_releases_without_a_grade(server, redis_url):
+@pytest.fixture(params=["redis 7", "redis 6"])
+def redis_any_url(request, tmp_path):
+    """A real redis-server as it is (7: BLMPOP), and one without BLMPOP as Redis 6 lacks it."""
+    from redis_server import RedisServer, redis_binary
+
+    if redis_binary() is None:
+        pytest.skip("redis-server binary not installed (Debian package redis-server)")
+    extra = ("--rename-command", "BLMPOP", "") if request.param == "redis 6" else ()
+    srv = RedisServer(tmp_path / "redis", extra_args=extra).start()
+    yield srv.url, not extra
+    srv.stop()
+
+
+def test_redis_waiter_is_told_when_the_holder_releases_without_a_grade(server, redis_any_url):
     """The holder's release reaches the waiting worker at once (its own note, not the periodic
-    check), and the waiter claims and grades the pair itself."""
+    check), and the waiter claims and grades the pair itself; notes are read with BLMPOP where the
+    server has it, else BLPOP + LPOP."""
     import threading
 
     from speciarl.judges import RedisCache
 
+    redis_url, has_blmpop = redis_any_url
     table_server(server)
     judge = build_judge(config(server, redis_url))
     key = cache_key("species 1", "answer 1", judge.identity, judge.prompt_hash)
@@ -238,6 +253,7 @@ def test_redis_waiter_is_told_when_the_holder_releases_without_a_grade(server, r
     [verdict] = result["v"]
     assert verdict.ok and verdict.source == "llm" and len(server.requests) == 1
     assert time.monotonic() - started < 0.3 + judge.cache.check_interval  # woken by the note
+    assert judge.cache._blmpop is has_blmpop  # the fallback was taken only where BLMPOP is missing
 
 
 def test_redis_connections_do_not_read_package_metadata(server, redis_url, monkeypatch):

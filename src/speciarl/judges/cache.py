@@ -285,7 +285,7 @@ class RedisCache(Cache):
     script (read every key, claim up to `limit` free ones, register as a waiter for those another
     worker holds); `put_many` is another (store the grades, drop our locks, and push one note per
     waiting worker onto that worker's own list). A worker reads only its own notes (one blocking pop
-    serves all its waits), so a grade wakes only the workers that asked for it. Every `check_interval`
+    of all that are there serves all its waits), so a grade wakes only the workers that asked for it. Every `check_interval`
     seconds a worker with waits re-reads those keys, which catches a holder that died (its lock expires
     after `lock_ttl`: the waiter then claims and grades the pair itself). Labels already seen are kept
     in memory (up to `memo_size`): a grade in the cache never changes. Needs one Redis server (or one
@@ -314,6 +314,7 @@ class RedisCache(Cache):
         self._waiting: dict[str, tuple[asyncio.Future[str | None], float]] = {}  # key -> (grade, deadline)
         self._early: dict[str, str] = {}  # notes read before their wait was registered
         self._watcher: asyncio.Task[None] | None = None
+        self._blmpop = True  # False once the server turns out to predate BLMPOP (Redis < 7)
 
     def _redis(self):
         import redis.asyncio as aredis
@@ -462,10 +463,7 @@ class RedisCache(Cache):
         try:
             next_check = time.monotonic() + self.check_interval
             while self._waiting:
-                popped = await client.blpop([box], timeout=max(0.01, next_check - time.monotonic()))
-                notes = [popped[1]] if popped else []
-                if popped:
-                    notes += await client.lpop(box, 1000) or []
+                notes = await self._pop_notes(client, box, max(0.01, next_check - time.monotonic()))
                 for note in notes:
                     for line in note.split("\n"):
                         k, _, label = line.partition("\t")
@@ -484,6 +482,24 @@ class RedisCache(Cache):
         finally:
             for k in list(self._waiting):
                 self._settle_wait(k, None)
+
+    async def _pop_notes(self, client: Any, box: str, timeout: float) -> list[str]:
+        """Every note in this worker's list, waiting up to `timeout` s for the first: one BLMPOP (Redis >= 7),
+        else BLPOP then LPOP for the rest."""
+        import redis
+
+        if self._blmpop:
+            try:
+                popped = await client.blmpop(timeout, 1, box, direction="LEFT", count=1000)
+                return list(popped[1]) if popped else []
+            except redis.ResponseError as exc:
+                if "unknown command" not in str(exc).lower():
+                    raise
+                self._blmpop = False
+        popped = await client.blpop([box], timeout=timeout)
+        if not popped:
+            return []
+        return [popped[1], *(await client.lpop(box, 1000) or [])]
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
         import redis
