@@ -19,7 +19,8 @@ subprocess) with room for `capacity` requests at once:
 Prints both wall times (the median of `repeats`, each on a fresh cache) and their ratio (target
 <= 1.5x), and the LLM calls of each against the distinct non-fast-path pairs (target <= 1.1x). Also
 times the step again on the filled cache (our reward without LLM calls) and with a constant reward
-(verl's own pipeline): the floors under the verl figure.
+(verl's own pipeline, the worker's heap frozen on the first call as our reward does): the floors under
+the verl figure.
 Ray itself is not started (see tests/train/verl_reward_loop.py); on a shared 2-core machine the eight
 worker processes also compete for CPU with the server, so read the ratio as an upper bound.
 """
@@ -61,7 +62,15 @@ def distinct_llm_pairs(rollouts) -> int:
 
 
 CONSTANT_REWARD = """
+import gc
+frozen = []
+
+
 async def compute_score(data_source, solution_str, ground_truth, extra_info=None, **kwargs):
+    if not frozen:  # the worker's heap frozen on the first call, as our reward does (docs/training.md)
+        gc.collect()
+        gc.freeze()
+        frozen.append(True)
     return {"score": 1.0, "category": "specific"}
 """
 
@@ -153,7 +162,7 @@ def main() -> None:
          + ", ".join(f"{x * 1000:.0f}" for x in loop) + " ms; batch " + ", ".join(f"{x * 1000:.0f}" for x in batch)
          + " ms"),
         ("verl reward loop with a constant reward", f"{verl_only['seconds'] * 1000:.0f} ms (verl's own pipeline: "
-         "decode in a thread pool, DataProto slicing)"),
+         "decode in a thread pool, DataProto slicing; heap frozen as ours)"),
         ("verl reward loop, every pair already cached", f"{warm['seconds'] * 1000:.0f} ms, LLM calls "
          f"{warm['judge']['llm']} (our reward without the judge: extraction, fast paths, cache lookups)"),
         ("CPU per rollout", f"batch path {statistics.median(batch_cpu) * per:.0f} us; verl loop "

@@ -130,7 +130,7 @@ def worker_process(config, rollouts, share, conn, ready, warm: bool = False) -> 
         if os.environ.get("SPECIARL_PROFILE_DIR"):  # cProfile of each worker's scoring (benchmarks)
             import cProfile
 
-            profiler = cProfile.Profile(time.thread_time)  # CPU time: 2 shared cores
+            profiler = cProfile.Profile(time.thread_time)  # this thread's CPU time (verl decodes in other threads)
             profiler.enable()
         started, cpu = time.time(), time.process_time()
         results = worker.loop.run_until_complete(all_of_them())
