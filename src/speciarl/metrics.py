@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from .categories import CORRECT, LABELS, SPECIFIC_OR_FINER, Category, order
-from .records import Record
+from .records import BITSET_LIMIT, Record
 
 PARSE_FAILURE = "parse failure"
 SHARE_KEYS: tuple[str, ...] = (*LABELS, PARSE_FAILURE)
@@ -217,7 +217,7 @@ class DuplicatePrediction(ValueError):
 class RunTally:
     """One streaming pass over a run's graded predictions, with per-sample state only as small as
     best-of-N / best-of-k need: per sample its dataset, a bitset of the prediction indexes seen (the
-    duplicate check), a count per category (7 small ints) and the ground truth of its first prediction
+    duplicate check; indexes from `records.BITSET_LIMIT` up go to the set `large`), a count per category (7 small ints) and the ground truth of its first prediction
     (per-class numbers), never the records themselves. Memory grows with the number of distinct samples
     (~0.2 kB each), not with N or the file size.
 
@@ -235,6 +235,7 @@ class RunTally:
         # (dataset, sample_id) -> state, only for a sample id reused across datasets (rare)
         self._split: dict[tuple[str, str], list[Any]] = {}
         self._names: dict[str, str] = {}
+        self.large: set[tuple[str, int]] = set()  # (sample_id, index) seen, for indexes >= BITSET_LIMIT
         self.predictions = 0
 
     def new_state(self, sample_id: str, dataset: str, truth: str | None = None) -> list[Any]:
@@ -255,14 +256,24 @@ class RunTally:
         state = self.samples.get(sample_id)
         if state is None:
             state = self.new_state(sample_id, dataset)
-        bit = 1 << index
-        if state[1] & bit:
-            raise DuplicatePrediction(sample_id, index)
-        state[1] |= bit
+        if index < BITSET_LIMIT:
+            bit = 1 << index
+            if state[1] & bit:
+                raise DuplicatePrediction(sample_id, index)
+            state[1] |= bit
+        else:
+            self.mark_large(sample_id, index)
         if state[0] != dataset:
             state = self.split_state(sample_id, dataset)
         state[2 + code] += 1
         self.predictions += 1
+
+    def mark_large(self, sample_id: str, index: int) -> None:
+        """The duplicate check for an index from BITSET_LIMIT up (kept in a set, not as a bit)."""
+        key = (sample_id, index)
+        if key in self.large:
+            raise DuplicatePrediction(sample_id, index)
+        self.large.add(key)
 
     def merge(self, other: RunTally) -> None:
         """Fold in a tally of another part of the same run (parallel reading); a key present in both is
@@ -284,6 +295,10 @@ class RunTally:
             mine = self.split_state(sample_id, dataset, theirs[self.TRUTH])
             for i in range(2, 9):
                 mine[i] += theirs[i]
+        shared_large = self.large & other.large
+        if shared_large:
+            raise DuplicatePrediction(*min(shared_large, key=lambda key: key[1]))
+        self.large |= other.large
         self.predictions += other.predictions
 
     def add_record(self, record: Record) -> None:

@@ -467,18 +467,24 @@ class RecordWriter:
         self.close()
 
 
+# Prediction indexes below this are kept as bits of one int per sample (best-of-k: k is small); larger
+# ones, which the format allows (up to 2^63 - 1), go to a set, so one odd record cannot allocate a huge int.
+BITSET_LIMIT = 4096
+
+
 class KeySet:
     """A compact set of (sample_id, prediction_index) keys: one bitset (a Python int) per sample id.
 
     Best-of-64 over six benchmarks is ~3.4 M keys; as tuples in a set that is ~0.5 GB, as one small int
-    per sample id a few MB. Supports `in`, `add`, `len`, iteration (as tuples) and `<=` with any set.
-    Not thread-safe (plain dict inside).
+    per sample id a few MB. Indexes from BITSET_LIMIT up are kept as tuples in a set. Supports `in`,
+    `add`, `len`, iteration (as tuples) and `<=` with any set. Not thread-safe (plain dict inside).
     """
 
-    __slots__ = ("_bits", "_count")
+    __slots__ = ("_bits", "_count", "_large")
 
     def __init__(self, keys: Iterable[tuple[str, int]] = ()):
         self._bits: dict[str, int] = {}
+        self._large: set[tuple[str, int]] = set()
         self._count = 0
         for key in keys:
             self.add(key)
@@ -486,6 +492,12 @@ class KeySet:
     def add(self, key: tuple[str, int]) -> bool:
         """Add a key; False if it was already there."""
         sample_id, index = key
+        if index >= BITSET_LIMIT:
+            if key in self._large:
+                return False
+            self._large.add((sample_id, index))
+            self._count += 1
+            return True
         bits = self._bits.get(sample_id, 0)
         bit = 1 << index
         if bits & bit:
@@ -497,6 +509,8 @@ class KeySet:
     def __contains__(self, key: object) -> bool:
         try:
             sample_id, index = key  # type: ignore[misc]
+            if index >= BITSET_LIMIT:
+                return (sample_id, index) in self._large
             return bool(self._bits.get(sample_id, 0) >> index & 1)
         except (TypeError, ValueError):
             return False
@@ -506,8 +520,10 @@ class KeySet:
 
     def covers(self, sample_id: str, n: int) -> bool:
         """Whether all of prediction indexes 0 .. n-1 of `sample_id` are present."""
-        full = (1 << n) - 1
-        return self._bits.get(sample_id, 0) & full == full
+        full = (1 << min(n, BITSET_LIMIT)) - 1
+        if self._bits.get(sample_id, 0) & full != full:
+            return False
+        return all((sample_id, index) in self._large for index in range(BITSET_LIMIT, n))
 
     def __iter__(self) -> Iterator[tuple[str, int]]:
         for sample_id, bits in self._bits.items():
@@ -517,6 +533,7 @@ class KeySet:
                     yield (sample_id, index)
                 bits >>= 1
                 index += 1
+        yield from self._large
 
     def __le__(self, other: Iterable[tuple[str, int]]) -> bool:
         return all(key in other for key in self)

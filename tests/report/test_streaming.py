@@ -286,3 +286,43 @@ def test_the_summary_does_not_depend_on_the_process_hash_seed(tmp_path):
     outputs = {subprocess.run([sys.executable, "-c", code, str(path)], check=True, capture_output=True, text=True,
                               env={**os.environ, "PYTHONHASHSEED": str(seed)}).stdout for seed in range(6)}
     assert len(outputs) == 1
+
+
+def test_huge_prediction_indexes_are_counted_without_a_huge_bitset(tmp_path):
+    """The format allows prediction_index up to 2^63 - 1; indexes past records.BITSET_LIMIT are kept in
+    a set (a bit at 2^62 would need an int of 2^59 bytes). Counts, duplicates and merges still hold."""
+    import tracemalloc
+
+    from speciarl.metrics import DuplicatePrediction, RunTally
+    from speciarl.records import BITSET_LIMIT
+
+    huge = [2**62, 2**40, BITSET_LIMIT, BITSET_LIMIT - 1, 0]
+    rows = [{**GOOD, "prediction_index": i, "category": c} for i, c in zip(huge, ["wrong", *["specific"] * 4])]
+    path = tmp_path / "run.jsonl"
+    path.write_text("".join(json.dumps(r) + "\n" for r in rows))
+    tracemalloc.start()
+    summary = summarize_tally(tally_file(path))
+    peak = tracemalloc.get_traced_memory()[1]
+    tracemalloc.stop()
+    assert peak < 50 << 20
+    assert summary == summarize_run(read_records(path))  # the record path agrees
+    assert summary["predictions"] == 5 and summary["samples"] == 1
+    assert summary["datasets"]["d"]["shares"]["wrong"] == 0.2
+    path.write_text(path.read_text() + json.dumps({**GOOD, "prediction_index": 2**40}) + "\n")
+    with pytest.raises(RecordError) as info:
+        tally_file(path)
+    assert info.value.line == 6 and "prediction_index 1099511627776" in str(info.value)
+
+    keys = KeySet([("s", 2**62), ("s", 3)])
+    assert ("s", 2**62) in keys and ("s", 2**61) not in keys and len(keys) == 2
+    assert not keys.add(("s", 2**62)) and sorted(keys) == [("s", 3), ("s", 2**62)]
+    assert KeySet((("s", i) for i in range(BITSET_LIMIT + 2))).covers("s", BITSET_LIMIT + 2)
+    assert not keys.covers("s", BITSET_LIMIT + 2)
+
+    a, b = RunTally(), RunTally()
+    a.add("s", "d", 2**50, 0)
+    b.add("s", "d", 2**50, 1)
+    with pytest.raises(DuplicatePrediction, match=str(2**50)):
+        a.merge(b)
+    with pytest.raises(DuplicatePrediction):
+        a.add("s", "d", 2**50, 2)

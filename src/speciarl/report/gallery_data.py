@@ -15,13 +15,13 @@ from typing import Any
 from ..categories import LABELS, Category, order
 from ..errors import SpeciarlError
 from ..metrics import PARSE_FAILURE
+from ..records import BITSET_LIMIT
 from .per_class import ClassAccumulator, iter_graded
 
 # Category codes in the page: the six labels in order, then parse failure; -1 = sample not in the run.
 CODES: tuple[str, ...] = (*LABELS, PARSE_FAILURE)
 PARSE_CODE = len(LABELS)
 ABSENT = -1
-BITSET_LIMIT = 4096
 
 
 def code_of(category: Category | None) -> int:

@@ -14,7 +14,8 @@ from ..metrics import (
     group_of, macro_average, summarize_counts,
 )
 from ..records import (
-    CATEGORY_CODES, GRADED_FIELDS, SKIPPED_LINE, Record, RecordError, iter_line_batches, json_loaders, key_fields,
+    BITSET_LIMIT, CATEGORY_CODES, GRADED_FIELDS, SKIPPED_LINE, Record, RecordError, iter_line_batches, json_loaders,
+    key_fields,
     rejected_line,
 )
 from .per_class import MAX_DISTINCT
@@ -140,11 +141,17 @@ def _tally_range(path: str | os.PathLike[str], start: int, end: int | None, clas
             state = find(sample_id)
             if state is None:
                 state = new_state(sample_id, line.dataset, line.ground_truth)
-            bits, bit = state[1], 1 << line.prediction_index
-            if bits & bit:
-                raise RecordError(path, number, "sample_id",
-                                  str(DuplicatePrediction(sample_id, line.prediction_index)))
-            state[1] = bits | bit
+            index = line.prediction_index
+            if index < BITSET_LIMIT:
+                bits, bit = state[1], 1 << index
+                if bits & bit:
+                    raise RecordError(path, number, "sample_id", str(DuplicatePrediction(sample_id, index)))
+                state[1] = bits | bit
+            else:
+                try:
+                    tally.mark_large(sample_id, index)
+                except DuplicatePrediction as exc:
+                    raise RecordError(path, number, "sample_id", str(exc)) from None
             if state[0] != line.dataset:
                 state = split_state(sample_id, line.dataset, line.ground_truth)
             state[slot] += 1
