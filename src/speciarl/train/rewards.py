@@ -31,6 +31,12 @@ class JudgeOutageError(SpeciarlError):
     """The judge failed for longer than the retry budget: training stops (with a checkpoint)."""
 
 
+def may_retry(deadline: float, interval: float) -> bool:
+    """Whether one more attempt, `interval` s from now, still fits a retry budget that ends at `deadline`
+    (time.monotonic()); the one rule for every caller that retries failed grades."""
+    return time.monotonic() + interval <= deadline
+
+
 def encode(category: Category | None) -> int:
     return PARSE_FAILURE if category is None else CATEGORIES.index(category)
 
@@ -109,7 +115,7 @@ class RolloutScorer:
             todo = failed
             if not todo:
                 break
-            if time.monotonic() + self.retry_interval_s > deadline:
+            if not may_retry(deadline, self.retry_interval_s):
                 for i in todo:
                     codes[i] = JUDGE_ERROR
                 break

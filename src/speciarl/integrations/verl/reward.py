@@ -36,7 +36,7 @@ from speciarl.integrations.verl.advantage import RANK_SCORE
 from speciarl.ioloop import io_loop, running_loop_home
 from speciarl.rewards import PARSE_FAILURE_REWARD, get_reward_scheme, inject_judge_noise
 from speciarl.train.config import RETRY_BUDGET_S, RETRY_INTERVAL_S
-from speciarl.train.rewards import JudgeOutageError
+from speciarl.train.rewards import JudgeOutageError, may_retry
 
 # verl reward managers that pass a reward's exception on (the rollout fails, never scores); every other
 # manager is refused, e.g. `rate_limited`, which turns any exception or timeout into reward 0.0.
@@ -204,7 +204,7 @@ async def _category(batch: _RolloutBatch, ground_truth: str, answer: str, retry_
             return verdict.category
         if deadline is None:
             deadline = time.monotonic() + retry_budget_s
-        if time.monotonic() + retry_interval_s > deadline:
+        if not may_retry(deadline, retry_interval_s):
             raise JudgeOutageError(f"judge failed after {retry_budget_s:g}s of retries: "
                                    f"{verdict.error or 'judge returned no category'}")
         await asyncio.sleep(retry_interval_s)
