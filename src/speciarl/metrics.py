@@ -217,8 +217,9 @@ class DuplicatePrediction(ValueError):
 class RunTally:
     """One streaming pass over a run's graded predictions, with per-sample state only as small as
     best-of-N / best-of-k need: per sample its dataset, a bitset of the prediction indexes seen (the
-    duplicate check; indexes from `records.BITSET_LIMIT` up go to the set `large`), a count per category (7 small ints) and the ground truth of its first prediction
-    (per-class numbers), never the records themselves. Memory grows with the number of distinct samples
+    duplicate check; indexes from `records.BITSET_LIMIT` up go to the set `large`), a count per category
+    (7 small ints) and the ground truth of its first prediction (per-class numbers), never the records
+    themselves. Memory grows with the number of distinct samples
     (~0.2 kB each), not with N or the file size.
 
     `add` takes the compact form `records.iter_keys` yields; `add_record` takes a `Record`. A hot loop may

@@ -285,8 +285,8 @@ class RedisCache(Cache):
     script (read every key, claim up to `limit` free ones, register as a waiter for those another
     worker holds); `put_many` is another (store the grades, drop our locks, and push one note per
     waiting worker onto that worker's own list). A worker reads only its own notes (one blocking pop
-    of all that are there serves all its waits), so a grade wakes only the workers that asked for it. Every `check_interval`
-    seconds a worker with waits re-reads those keys, which catches a holder that died (its lock expires
+    of all that are there serves all its waits), so a grade wakes only the workers that asked for it.
+    Every `check_interval` seconds a worker with waits re-reads those keys, which catches a holder that died (its lock expires
     after `lock_ttl`: the waiter then claims and grades the pair itself). Labels already seen are kept
     in memory (up to `memo_size`): a grade in the cache never changes. Needs one Redis server (or one
     hash slot): the scripts touch keys derived from their arguments.

@@ -123,11 +123,11 @@ class _RolloutBatch:
 
 
 class _WorkerReward:
-    """What one worker keeps per reward configuration: the scorer (judge + scheme) and its batch."""
+    """What one worker keeps per reward configuration: its judge and the batch that feeds it."""
 
-    def __init__(self, scorer: Any) -> None:
-        self.scorer, self.judge = scorer, scorer.judge
-        self.batch = _RolloutBatch(scorer.judge)
+    def __init__(self, judge: Any) -> None:
+        self.judge = judge
+        self.batch = _RolloutBatch(judge)
 
 
 async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_budget_s: float,
@@ -147,8 +147,7 @@ async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_bud
     if fut is not None and fut.done() and not fut.cancelled() and fut.exception() is None:
         return fut.result()  # every call after the first: no shield, no task
     if fut is None:
-        fut = rewards[key] = asyncio.ensure_future(_make_worker_reward(home, judge_config, scheme,
-                                                                       retry_budget_s, retry_interval_s, workers))
+        fut = rewards[key] = asyncio.ensure_future(_make_worker_reward(home, judge_config, scheme, workers))
     try:
         return await asyncio.shield(fut)
     except Exception:
@@ -157,10 +156,10 @@ async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_bud
 
 
 async def _make_worker_reward(home, *args: Any) -> _WorkerReward:
-    scorer = await asyncio.get_running_loop().run_in_executor(None, _build_scorer, *args)  # reads files
-    scorer.judge.rehome(home)
+    judge = await asyncio.get_running_loop().run_in_executor(None, _build_judge, *args)  # reads files
+    judge.rehome(home)
     _freeze_worker_heap()
-    return _WorkerReward(scorer)
+    return _WorkerReward(judge)
 
 
 def _freeze_worker_heap() -> None:
@@ -180,30 +179,28 @@ def _freeze_worker_heap() -> None:
         gc.freeze()
 
 
-def _build_scorer(judge_config: str | dict, scheme: str, retry_budget_s: float, retry_interval_s: float,
-                  workers: int):
+def _build_judge(judge_config: str | dict, scheme: str, workers: int):
+    """The worker's judge; an unknown `scheme` fails here, before any rollout is graded."""
     from speciarl.judges import build_judge, load_judge_config
-    from speciarl.train.rewards import RolloutScorer
 
+    get_reward_scheme(scheme)
     options = dict(judge_config) if isinstance(judge_config, dict) else load_judge_config(judge_config)
     if workers > 1 and options.get("type") == "openai":
         # the judge server's capacity is shared by the job's reward workers (one judge each)
         options["concurrency"] = max(1, int(options.get("concurrency", 64)) // workers)
-    return RolloutScorer(build_judge(options), scheme=scheme, retry_budget_s=retry_budget_s,
-                         retry_interval_s=retry_interval_s)
+    return build_judge(options)
 
 
 async def _category(batch: _RolloutBatch, ground_truth: str, answer: str, retry_budget_s: float,
                     retry_interval_s: float) -> Category:
-    """The pair's category; a failed grade is asked again every `retry_interval_s` until the budget is
-    spent (as `RolloutScorer.agrade` does), then `JudgeOutageError`: never a score."""
-    deadline = None
+    """The pair's category; a failed grade is asked again every `retry_interval_s` until the budget,
+    counted from the first attempt, is spent (as `RolloutScorer.agrade` does), then `JudgeOutageError`:
+    never a score."""
+    deadline = time.monotonic() + retry_budget_s
     while True:
         verdict = await batch.grade(ground_truth, answer)
         if verdict.ok:
             return verdict.category
-        if deadline is None:
-            deadline = time.monotonic() + retry_budget_s
         if not may_retry(deadline, retry_interval_s):
             raise JudgeOutageError(f"judge failed after {retry_budget_s:g}s of retries: "
                                    f"{verdict.error or 'judge returned no category'}")
