@@ -82,9 +82,15 @@ def _matches(driver) -> int:
 
 
 def _await_matches(driver, expected: int) -> int:
-    """The match count once it equals `expected` (debounced search), else the last value seen."""
+    """The match count once the debounced search has applied the whole typed text and the count equals
+    `expected`, else the last value seen. Waiting for the count alone is not enough: a prefix typed on a
+    slow machine can already give the expected count, and the final filter then re-renders the cards."""
+    def settled(d) -> bool:
+        query = d.find_element("id", "f-search").get_attribute("value").strip().lower()
+        return d.find_element("id", "match-count").get_attribute("data-query") == query and _matches(d) == expected
+
     try:
-        _wait(driver, lambda d: _matches(d) == expected, f"{expected} matches")
+        _wait(driver, settled, f"{expected} matches for the whole search text")
     except Exception:  # noqa: BLE001 - the assert below reports the value
         pass
     return _matches(driver)

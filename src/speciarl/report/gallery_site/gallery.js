@@ -204,6 +204,7 @@
     G.selection = sel;
     if (resetPage) G.page = 0;
     renderStats(sel);
+    $("match-count").dataset.query = f.q;  // the search text this count reflects (the search input is debounced)
     renderPage();
   }
 
