@@ -279,3 +279,30 @@ def test_redis_connections_do_not_read_package_metadata(server, redis_url, monke
     judge.close()
     assert all(v.ok for v in verdicts) and connections >= 1
     assert "redis" not in reads
+
+
+def test_redis_holders_answer_read_before_wait_for_is_not_lost(redis_url):
+    """The judge registers its waits in `lookup` and awaits them later, in a task of its own. A holder's
+    note read in between (a grade or a release) must still end the wait at once; it once started a new
+    wait that only the periodic check (1 s by default) ended, a stall seen in the verl benchmark."""
+    from speciarl.judges import RedisCache
+
+    async def scenario():
+        holder, waiter = RedisCache(redis_url), RedisCache(redis_url, check_interval=30)
+        graded, released = "a" * 64, "b" * 64
+        try:
+            assert (await holder.lookup([graded, released])).owned == [graded, released]
+            found = await waiter.lookup([graded, released])
+            assert found.elsewhere == [graded, released] and set(found.waits) == {graded, released}
+            await holder.put_many({graded: "specific"}, release=[released])
+            for _ in range(500):  # the waiter's watcher reads the note before wait_for is called
+                if all(f.done() for f in found.waits.values()):
+                    break
+                await asyncio.sleep(0.01)
+            assert not waiter._waiting
+            return await asyncio.wait_for(waiter.wait_for(found.elsewhere, found.waits), 5)
+        finally:
+            await holder.aclose()
+            await waiter.aclose()
+
+    assert asyncio.run(scenario()) == {"a" * 64: "specific"}  # the released key: absent, the caller claims it

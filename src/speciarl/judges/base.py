@@ -506,7 +506,7 @@ class BaseJudge:
         if found.owned:
             self._spawn(self._grade_entries([entries[h] for h in found.owned], slots=limit is not None))
         if found.elsewhere:
-            self._spawn(self._wait_entries([entries[h] for h in found.elsewhere]))
+            self._spawn(self._wait_entries([entries[h] for h in found.elsewhere], found.waits))
         return [entries[h] for h in found.pending]
 
     def _spawn(self, coro) -> asyncio.Task[None]:
@@ -535,11 +535,11 @@ class BaseJudge:
             elif not entry.done.done():
                 entry.settle(self, Verdict(None, error="grading interrupted", source=self.source))
 
-    async def _wait_entries(self, entries: list[_Entry]) -> None:
+    async def _wait_entries(self, entries: list[_Entry], waits: dict[str, asyncio.Future[str | None]]) -> None:
         """Wait for grades another worker holds the lock for; claim again what it fails to deliver."""
         assert self.cache is not None
         try:
-            found = await self.cache.wait_for([e.hash for e in entries])
+            found = await self.cache.wait_for([e.hash for e in entries], waits)
         except Exception as exc:  # noqa: BLE001
             self._fail(entries, exc)
             return

@@ -16,7 +16,7 @@ import threading
 import time
 import uuid
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
@@ -51,12 +51,15 @@ def default_cache_path() -> Path:
 @dataclass
 class Lookup:
     """What `Cache.lookup` found: grades, keys claimed by this worker, keys another worker holds (see
-    `wait_for`), keys left unclaimed because of the limit (ask again when there is room)."""
+    `wait_for`), keys left unclaimed because of the limit (ask again when there is room). `waits`: per
+    key held elsewhere, what `wait_for` awaits (registered by `lookup` itself, so a holder's answer that
+    arrives before `wait_for` is called is kept, not lost)."""
 
     found: dict[str, str]
     owned: list[str]
     elsewhere: list[str]
     pending: list[str]
+    waits: dict[str, asyncio.Future[str | None]] = field(default_factory=dict)
 
 
 class Cache:
@@ -73,8 +76,10 @@ class Cache:
         found = await self.get_many(keys)
         return Lookup(found, [k for k in keys if k not in found], [], [])
 
-    async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
-        """Grades of keys `lookup` found held elsewhere, once their holders finish (absent: no grade)."""
+    async def wait_for(self, keys: Sequence[str],
+                       waits: dict[str, asyncio.Future[str | None]] | None = None) -> dict[str, str]:
+        """Grades of keys `lookup` found held elsewhere, once their holders finish (absent: no grade);
+        pass the lookup's `waits`."""
         return {}
 
     async def put_many(self, grades: dict[str, str], *, release: Sequence[str] = ()) -> None:
@@ -405,31 +410,41 @@ class RedisCache(Cache):
                 self._remember(k, answer)
             else:  # not a label this version knows: grade it again (and overwrite)
                 owned.append(k)
-        if elsewhere:  # register now: a note may be read before the caller awaits wait_for
-            self._expect(elsewhere)
-        return Lookup(found, owned, elsewhere, pending)
+        # registered now, and the futures handed back: the holder's note may be read before the caller
+        # gets to `wait_for`, and must not be lost then (the wait would last until the next check)
+        waits = self._expect(elsewhere) if elsewhere else {}
+        return Lookup(found, owned, elsewhere, pending, waits)
 
-    def _expect(self, keys: Sequence[str]) -> None:
+    def _expect(self, keys: Sequence[str]) -> dict[str, asyncio.Future[str | None]]:
         loop = asyncio.get_running_loop()
         deadline = time.monotonic() + self.lock_ttl_ms / 1000 + 1
+        waits = {}
         for key in keys:
-            if key not in self._waiting:
-                self._waiting[key] = (loop.create_future(), deadline)
+            entry = self._waiting.get(key)
+            if entry is None:
+                entry = self._waiting[key] = (loop.create_future(), deadline)
+            waits[key] = entry[0]
             early = self._early.pop(key, None)
             if early is not None:
                 self._settle_wait(key, early or None)
-        if self._watcher is None or self._watcher.done():
+        if self._waiting and (self._watcher is None or self._watcher.done()):
             self._watcher = asyncio.ensure_future(self._watch())
+        return waits
 
-    async def wait_for(self, keys: Sequence[str]) -> dict[str, str]:
-        """Wait until each key (from `lookup`'s `elsewhere`) has a grade or its holder is gone; keys
-        without a grade are left out (the caller claims them again)."""
+    async def wait_for(self, keys: Sequence[str],
+                       waits: dict[str, asyncio.Future[str | None]] | None = None) -> dict[str, str]:
+        """Wait until each key (from `lookup`'s `elsewhere`, with its `waits`) has a grade or its holder
+        is gone; keys without a grade are left out (the caller claims them again)."""
+        loop = asyncio.get_running_loop()
         self._redis()  # (re)binds to this loop, forgetting waits of another loop
-        self._expect(keys)
+        waits = {k: f for k, f in (waits or {}).items() if f.get_loop() is loop}
+        missing = [k for k in keys if k not in waits]
+        if missing:
+            waits.update(self._expect(missing))
         found: dict[str, str] = {}
         for key in keys:
-            entry = self._waiting.get(key)
-            label = await asyncio.shield(entry[0]) if entry is not None else self._memo.get(key)
+            fut = waits[key]
+            label = fut.result() if fut.done() else await asyncio.shield(fut)
             if label is not None:
                 found[key] = label
         return found
