@@ -15,7 +15,8 @@ from typing import Any
 from ..configfile import load_yaml_config
 from ..errors import ConfigError
 from .base import SOURCES, BaseJudge, Judge, JudgeStats, Pair, Verdict, cache_key
-from .cache import Cache, RedisCache, SQLiteCache, default_cache_path, open_cache
+from .cache import Cache, SQLiteCache, default_cache_path, open_cache
+from .redis_cache import RedisCache
 from .config import JUDGE_TYPES, JudgeOptions, OpenAIJudgeOptions, TaxonomyJudgeOptions, parse_judge_options
 from .fastpaths import DEFAULT_LENGTH_CAP, DEFAULT_REFUSALS, FastPaths, lists_options
 from .openai import PROMPT_VARIANTS, OpenAIJudge, parse_reply
