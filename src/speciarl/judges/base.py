@@ -4,7 +4,8 @@ Every judge shares one pipeline (`BaseJudge._agrade_here`): normalise, fast path
 then, for what is left, pairs already in flight are joined, the new ones are batched with every other
 call's that arrive in the same loop iteration, looked up in the cache and graded by the judge itself.
 A failed pair is a `Verdict` with `error` set, never an exception and never a made-up category, so
-one bad pair cannot sink a batch.
+one bad pair cannot sink a batch. On a cache with in-flight locks (Redis) the misses are claimed,
+waited for and fed to the judge as free request slots allow: `claims.py`.
 
 Concurrency model (one for every judge, TRL's pattern): all of a judge's work runs on the process's
 I/O loop (`speciarl.ioloop`), a long-lived event loop in a daemon thread. The doors are thin:
@@ -30,25 +31,18 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Protocol, runtime_checkable
 
 from ..answers import normalize
-from ..categories import Category
 from ..ioloop import IOLoop, current_io_loop, io_loop
+from .claims import SharedCacheClaims, _Entry
 from .fastpaths import FastPaths
-from .verdict import Verdict
+from .verdict import Pair, Verdict
 
 if TYPE_CHECKING:
     from .cache import Cache
 
-Pair = tuple[str, str]  # (ground truth, answer), raw strings
 log = logging.getLogger(__name__)
 
 BATCH_LINGER_S = 0.002  # how long a batch with cache lookups waits for more pairs (one round trip for all)
 SOURCES = ("exact", "refusal", "cap", "cache", "llm", "taxonomy")
-_FROM_CACHE = {c.value: Verdict(c, source="cache") for c in Category}  # verdicts are immutable: one per label
-
-
-def _cached_verdict(label: str) -> Verdict:
-    """The verdict of a label read from the cache (an unknown label raises, naming it)."""
-    return _FROM_CACHE.get(label) or Verdict(Category(label), source="cache")
 
 
 @dataclass
@@ -130,24 +124,7 @@ def text_hash(text: str | bytes) -> str:
     return hashlib.sha256(data).hexdigest()
 
 
-@dataclass(eq=False)
-class _Entry:
-    """A key of a batch on a shared cache, until settled: its verdict goes into the batch's `verdicts`
-    and to every call waiting for the pair."""
-
-    hash: str
-    pair: Pair
-    verdicts: dict[Pair, Verdict]
-    done: asyncio.Future[None]
-
-    def settle(self, judge: BaseJudge, verdict: Verdict) -> None:
-        self.verdicts[self.pair] = verdict
-        judge._deliver(self.pair, verdict)
-        if not self.done.done():
-            self.done.set_result(None)
-
-
-class BaseJudge:
+class BaseJudge(SharedCacheClaims):
     """The shared pipeline; subclasses set `identity`, `prompt_hash` and implement `_grade_unique`.
 
     Thread contract: one judge object may be shared by any number of threads and event loops.
@@ -468,143 +445,6 @@ class BaseJudge:
                 fut = self._inflight.pop(key, None)
                 if fut is not None and not fut.done():
                     fut.set_result(verdicts.get(key) or Verdict(None, error="grading interrupted", source=self.source))
-
-    async def _lookup_and_grade(self, keys: list[Pair], verdicts: dict[Pair, Verdict]) -> None:
-        """Cached grades first; of the misses, claim only as many as this judge has free request slots
-        and queue the rest for the judge's feeder, which claims them as slots free up (unless another
-        worker claims them first: on a cache shared by several workers the work spreads over all of
-        them); wait for those another worker holds, and claim again what it fails to deliver."""
-        if self.cache is None:
-            await self._grade_and_store(keys, verdicts)
-            return
-        loop = asyncio.get_running_loop()
-        entries = {h: _Entry(h, pair, verdicts, loop.create_future()) for h, pair in self._hashed(keys).items()}
-        room = self._room()
-        pending = await self._claim_round(entries, None if room is None else max(0, min(room, len(entries))))
-        if pending:
-            self._enqueue(pending)
-        for entry in entries.values():
-            await entry.done
-
-    async def _claim_round(self, entries: dict[str, _Entry], limit: int | None) -> list[_Entry]:
-        """One cache round trip for `entries`, claiming at most `limit` of the misses; hits are settled,
-        claimed keys graded and keys held elsewhere waited for (in their own tasks); returns the entries
-        left unclaimed."""
-        assert self.cache is not None
-        if limit is not None:
-            self._free -= limit  # reserved before awaiting: the feeder and new batches share the slots
-        try:
-            found = await self.cache.lookup(list(entries), limit)
-        except BaseException:
-            self._release(limit or 0)
-            raise
-        if limit is not None:
-            self._release(limit - len(found.owned))
-        for h, label in found.found.items():
-            entries[h].settle(self, _cached_verdict(label))
-        self.stats.cache += len(found.found)
-        if found.owned:
-            self._spawn(self._grade_entries([entries[h] for h in found.owned], slots=limit is not None))
-        if found.elsewhere:
-            self._spawn(self._wait_entries([entries[h] for h in found.elsewhere], found.waits))
-        return [entries[h] for h in found.pending]
-
-    def _spawn(self, coro) -> asyncio.Task[None]:
-        task = asyncio.ensure_future(coro)
-        self._tasks.add(task)
-        task.add_done_callback(self._tasks.discard)
-        return task
-
-    def _fail(self, entries: list[_Entry], exc: BaseException) -> None:
-        log.error("judge %s: grading %d pairs failed: %r", self.identity, len(entries), exc)
-        for entry in entries:
-            if not entry.done.done():
-                self.stats.errors += 1
-                entry.settle(self, Verdict(None, error=f"grading failed: {exc!r}", source=self.source))
-
-    async def _grade_entries(self, entries: list[_Entry], *, slots: bool) -> None:
-        verdicts: dict[Pair, Verdict] = {}
-        try:
-            await self._grade_and_store([e.pair for e in entries], verdicts, slots=slots)
-        except Exception as exc:  # noqa: BLE001 - reported on every pair, never a grade
-            self._fail([e for e in entries if e.pair not in verdicts], exc)
-        for entry in entries:
-            verdict = verdicts.get(entry.pair)
-            if verdict is not None:
-                entry.settle(self, verdict)
-            elif not entry.done.done():
-                entry.settle(self, Verdict(None, error="grading interrupted", source=self.source))
-
-    async def _wait_entries(self, entries: list[_Entry], waits: dict[str, asyncio.Future[str | None]]) -> None:
-        """Wait for grades another worker holds the lock for; claim again what it fails to deliver."""
-        assert self.cache is not None
-        try:
-            found = await self.cache.wait_for([e.hash for e in entries], waits)
-        except Exception as exc:  # noqa: BLE001
-            self._fail(entries, exc)
-            return
-        orphans = []
-        for entry in entries:
-            label = found.get(entry.hash)
-            if label is None:
-                orphans.append(entry)
-            else:
-                entry.settle(self, _cached_verdict(label))
-        self.stats.cache += len(entries) - len(orphans)
-        if orphans:
-            self._enqueue(orphans, front=True)
-
-    def _enqueue(self, entries: list[_Entry], *, front: bool = False) -> None:
-        if front:
-            self._queue.extendleft(reversed(entries))
-        else:
-            self._queue.extend(entries)
-        if self._feeder is None or self._feeder.done():
-            self._feeder = self._spawn(self._feed())
-
-    async def _feed(self) -> None:
-        """Claim queued keys as request slots free up: one round trip per wake-up, a few keys more than
-        the free slots (so keys another worker graded meanwhile are found too)."""
-        queue = self._queue
-        while queue:
-            room = self._room()
-            if room is not None and room <= 0:
-                await self._room_changed()
-                continue
-            n = len(queue) if room is None else min(len(queue), 2 * room + 8)
-            chunk = {}
-            for _ in range(n):
-                entry = queue.popleft()
-                if not entry.done.done():
-                    chunk[entry.hash] = entry
-            if not chunk:
-                continue
-            try:
-                pending = await self._claim_round(chunk, None if room is None else min(room, len(chunk)))
-            except Exception as exc:  # noqa: BLE001 - reported on every pair of the chunk, never a grade
-                self._fail(list(chunk.values()), exc)
-                continue
-            queue.extendleft(reversed(pending))
-
-    def _room(self) -> int | None:
-        """Free request slots for claimed pairs (None: this judge does not limit them)."""
-        if self.request_slots is None:
-            return None
-        if self._free is None:
-            self._free = self.request_slots
-        return self._free
-
-    def _release(self, slots: int) -> None:
-        if slots and self._free is not None:
-            self._free += slots
-            waiter, self._room_waiter = self._room_waiter, None
-            if waiter is not None and not waiter.done():
-                waiter.set_result(None)
-
-    def _room_changed(self) -> asyncio.Future[None]:
-        if self._room_waiter is None:
-            self._room_waiter = asyncio.get_running_loop().create_future()
-        return self._room_waiter
 
     def _hashed(self, keys: list[Pair]) -> dict[str, Pair]:
         return {cache_key(g, a, self.identity, self.prompt_hash): (g, a) for g, a in keys}

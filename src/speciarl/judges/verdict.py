@@ -6,6 +6,8 @@ from dataclasses import dataclass
 
 from ..categories import Category
 
+Pair = tuple[str, str]  # (ground truth, answer), raw strings
+
 
 @dataclass(frozen=True)
 class Verdict:
