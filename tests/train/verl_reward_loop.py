@@ -232,7 +232,7 @@ def main() -> None:
             for i, score, category, error in reply["results"]:
                 scores[i], categories[i], errors[i] = score, category, error
         out = {"scores": scores, "categories": categories, "errors": errors,
-               "seconds": max(r["end"] for r in replies) - started, "started": started,
+               "seconds": max(r["end"] for r in replies) - started,
                "worker_seconds": [r["end"] - r["start"] for r in replies],
                "worker_cpu": sum(r["cpu"] for r in replies),
                "worker_llm": [r["stats"]["llm"] for r in replies],

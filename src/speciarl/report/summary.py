@@ -15,8 +15,7 @@ from ..metrics import (
 )
 from ..records import (
     BITSET_LIMIT, CATEGORY_CODES, GRADED_FIELDS, SKIPPED_LINE, Record, RecordError, iter_line_batches, json_loaders,
-    key_fields,
-    rejected_line,
+    key_fields, rejected_line,
 )
 from .per_class import MAX_DISTINCT
 

@@ -130,8 +130,7 @@ class _WorkerReward:
         self.batch = _RolloutBatch(judge)
 
 
-async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_budget_s: float,
-                         retry_interval_s: float, workers: int) -> _WorkerReward:
+async def _worker_reward(judge_config: str | dict | None, scheme: str, workers: int) -> _WorkerReward:
     """This process's reward state for one configuration, built once on the worker's loop, which owns it."""
     if judge_config is None:
         judge_config = os.environ.get("SPECIARL_JUDGE_CONFIG")
@@ -140,7 +139,7 @@ async def _worker_reward(judge_config: str | dict | None, scheme: str, retry_bud
                           "or set SPECIARL_JUDGE_CONFIG")
     config_key = judge_config if isinstance(judge_config, str) else json.dumps(judge_config, sort_keys=True,
                                                                              default=str)
-    key = (config_key, scheme, retry_budget_s, retry_interval_s, workers)  # hashing a tuple: every call does it
+    key = (config_key, scheme, workers)  # hashing a tuple: every call does it (retries are per call: not in it)
     home = running_loop_home()  # the worker's own loop: awaited without crossing threads
     rewards: dict[tuple, asyncio.Future[_WorkerReward]] = home.state.setdefault("verl_scorers", {})
     fut = rewards.get(key)
@@ -210,7 +209,7 @@ async def _category(batch: _RolloutBatch, ground_truth: str, answer: str, retry_
 async def _score_here(data_source: str, solution_str: str, ground_truth: str, extra_info: dict | None,
                       judge_config: str | dict | None, scheme: str, noise: float, noise_seed: int,
                       retry_budget_s: float, retry_interval_s: float, workers: int) -> dict[str, Any]:
-    reward = await _worker_reward(judge_config, scheme, retry_budget_s, retry_interval_s, workers)
+    reward = await _worker_reward(judge_config, scheme, workers)
     answer = extract_answer(solution_str)
     category: Category | None = None
     if answer is not None:
