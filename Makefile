@@ -1,38 +1,59 @@
 # Two commands for a newcomer: `make demo` (the main job) and `make test` (the test suite).
-# Each creates .venv and installs what it needs on first use.
+# Each creates its venv and installs what it needs on first use.
 PYTHON ?= python3
-VENV ?= .venv
 # CPU machines: the pinned CPU wheel. GPU machines: `make TORCH_SPEC=torch ...` (or your CUDA build).
+# torch is never in the lock: TORCH_SPEC alone chooses it.
 TORCH_SPEC ?= torch==2.13.0
-BIN := $(VENV)/bin
-# verl caps transformers below ours, so its integration test imports it from a second venv.
-# `make test VERL=0` skips that venv (the real-verl test is then skipped, saying so).
-VERL ?= 1
+# The pinned verl release the real-verl tests and docs/training.md are written against.
+VERL_SPEC ?= verl==0.9.1
+# LOCK=1 (default): every venv installs with the committed lock (locks/*.txt, pip constraints), so a fresh
+# clone resolves what last passed. LOCK=0: resolve fresh from pyproject.toml, as a user's own
+# `pip install` does, in venvs of their own (.venv-fresh, .venv-verl-fresh); `make lock` freezes those.
+LOCK ?= 1
+ifeq ($(LOCK),1)
+VENV ?= .venv
 VERL_VENV ?= .venv-verl
-VERL_SITE := $(abspath $(VERL_VENV))/lib/python$(shell $(PYTHON) -c 'import sys; print(f"{sys.version_info[0]}.{sys.version_info[1]}")')/site-packages
+MAIN_LOCK := locks/main.txt
+VERL_LOCK := locks/verl.txt
+else
+VENV ?= .venv-fresh
+VERL_VENV ?= .venv-verl-fresh
+MAIN_LOCK :=
+VERL_LOCK :=
+endif
+BIN := $(VENV)/bin
+# verl caps transformers below ours, so its integration tests run in verl's own venv, with its interpreter
+# (the project's core installed there too). `make test VERL=0` skips that venv (those tests are skipped, saying so).
+VERL ?= 1
+# pip's own version is part of the lock too (the first install line of each venv).
+pip_install = $(1)/bin/python -m pip install -q --no-compile $(if $(2),-c $(2))
 
-.PHONY: demo test report-example bench install clean
+.PHONY: demo test report-example bench install lock clean
 
-$(BIN)/python:
+# A venv is made anew whenever its lock changes: nothing left over from an earlier resolution.
+$(VENV)/.created: $(MAIN_LOCK)
+	rm -rf $(VENV)
 	$(PYTHON) -m venv $(VENV)
-	$(BIN)/python -m pip install -q --upgrade pip
+	$(call pip_install,$(VENV),$(MAIN_LOCK)) --upgrade pip
+	touch $@
 
-$(VENV)/.installed: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q "$(TORCH_SPEC)"
-	$(BIN)/python -m pip install -q -e ".[all]"
+$(VENV)/.installed: pyproject.toml $(VENV)/.created
+	$(call pip_install,$(VENV),$(MAIN_LOCK)) "$(TORCH_SPEC)" -e ".[all]"
 	touch $@
 
 # The demo needs only the demo extra (torch, transformers, TRL and theirs: the 3-minute `make demo` budget),
 # installed in one pip call without byte-compiling every installed file (~25 s on 2 cores; Python compiles
-# the modules the demo imports when it first imports them).
-$(VENV)/.installed-demo: pyproject.toml | $(BIN)/python
-	$(BIN)/python -m pip install -q --no-compile "$(TORCH_SPEC)" -e ".[demo]"
+# the modules the demo imports when it first imports them). Same lock: docs/demo.md's table was measured
+# with these versions.
+$(VENV)/.installed-demo: pyproject.toml $(VENV)/.created
+	$(call pip_install,$(VENV),$(MAIN_LOCK)) "$(TORCH_SPEC)" -e ".[demo]"
 	touch $@
 
-$(VERL_VENV)/.installed:
+$(VERL_VENV)/.installed: pyproject.toml $(VERL_LOCK)
+	rm -rf $(VERL_VENV)
 	$(PYTHON) -m venv $(VERL_VENV)
-	$(VERL_VENV)/bin/python -m pip install -q --upgrade pip
-	$(VERL_VENV)/bin/python -m pip install -q "$(TORCH_SPEC)" verl
+	$(call pip_install,$(VERL_VENV),$(VERL_LOCK)) --upgrade pip
+	$(call pip_install,$(VERL_VENV),$(VERL_LOCK)) "$(TORCH_SPEC)" "$(VERL_SPEC)" -e ".[redis]"
 	touch $@
 
 install: $(VENV)/.installed
@@ -47,16 +68,27 @@ ifeq ($(VERL),1)
 test: $(VENV)/.installed $(VERL_VENV)/.installed
 	bash tools/ensure_redis.sh
 	bash tools/ensure_chromium.sh
-	SPECIARL_VERL_PATH=$(VERL_SITE) $(BIN)/python -m pytest -q
+	SPECIARL_LOCK=$(MAIN_LOCK) SPECIARL_VERL_PYTHON=$(abspath $(VERL_VENV))/bin/python $(BIN)/python -m pytest -q
 else
 test: $(VENV)/.installed
 	bash tools/ensure_redis.sh
 	bash tools/ensure_chromium.sh
-	$(BIN)/python -m pytest -q
+	SPECIARL_LOCK=$(MAIN_LOCK) $(BIN)/python -m pytest -q
 endif
+
+# Refresh the lock: resolve both test venvs from scratch (.venv's with the holds of locks/hold.txt, each a
+# version a documented result was measured with), freeze them into locks/, drop them. Then `make test`
+# (the venvs are rebuilt on the new lock) checks what was frozen.
+lock:
+	rm -rf .venv-lock .venv-verl-lock
+	$(MAKE) LOCK=0 VENV=.venv-lock VERL_VENV=.venv-verl-lock MAIN_LOCK=locks/hold.txt \
+	    .venv-lock/.installed .venv-verl-lock/.installed
+	bash tools/freeze_lock.sh .venv-lock "$(TORCH_SPEC) -e .[all] -c locks/hold.txt" > locks/main.txt
+	bash tools/freeze_lock.sh .venv-verl-lock "$(TORCH_SPEC) $(VERL_SPEC) -e .[redis]" > locks/verl.txt
+	rm -rf .venv-lock .venv-verl-lock
 
 bench: $(VENV)/.installed
 	for b in benchmarks/bench_*.py; do echo "== $$b"; OMP_NUM_THREADS=1 $(BIN)/python $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) $(VERL_VENV) runs
+	rm -rf .venv .venv-verl .venv-fresh .venv-verl-fresh .venv-lock .venv-verl-lock runs

@@ -1,6 +1,6 @@
 """A paper-sized step of rewards through verl's reward loop, against the batch path on the same inputs.
 
-    SPECIARL_VERL_PATH=.venv-verl/lib/python3.11/site-packages python benchmarks/bench_verl_reward.py \
+    SPECIARL_VERL_PYTHON=.venv-verl/bin/python python benchmarks/bench_verl_reward.py \
         [--latency 0.05] [--capacity 64] [--workers 8] [--repeats 3]
 
 One step = 256 images x 10 rollouts = 2,560 rollouts (about 30 % distinct pairs, 25 % exact matches;
@@ -93,9 +93,9 @@ def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, 
               reward_path: str | None = None) -> dict:
     import yaml
 
-    verl_path = os.environ.get("SPECIARL_VERL_PATH")
-    if not verl_path:
-        raise SystemExit("set SPECIARL_VERL_PATH to the site-packages of an environment with verl 0.9.1")
+    verl_python = os.environ.get("SPECIARL_VERL_PYTHON")
+    if not verl_python:
+        raise SystemExit("set SPECIARL_VERL_PYTHON to the python of verl's venv (`make test` builds .venv-verl)")
     judge = tmp / "judge.yaml"
     judge.write_text(yaml.safe_dump({"type": "openai", "base_url": base_url, "model": "bench", "cache": cache,
                                      "concurrency": capacity}))
@@ -103,8 +103,9 @@ def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, 
     spec.write_text(json.dumps({"judge_config": str(judge), "workers": workers, "rollouts": rollouts,
                                 "overrides": ["algorithm.adv_estimator=speciarl"], "reward_path": reward_path,
                                 "warm": True}))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([verl_path, str(ROOT / "src")])}
-    proc = subprocess.run([sys.executable, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(ROOT / "src")  # verl's venv holds the rest: nothing from this venv on its path
+    proc = subprocess.run([verl_python, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
                           capture_output=True, text=True, env=env, timeout=1800)
     if proc.returncode:
         raise SystemExit(proc.stderr[-4000:])

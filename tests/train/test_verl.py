@@ -1,9 +1,10 @@
 """verl integration: the async reward, the uid-keyed group anchoring, the launch scripts.
 
 Tests without verl use plain inputs shaped like verl's. verl itself caps transformers below ours, so
-the tests that use the real verl 0.9.1 classes run in a subprocess whose path puts a separate verl
-install first: set SPECIARL_VERL_PATH to its site-packages (`make test` does); without it they are
-skipped, saying so. They drive verl's own reward-loop code (RewardLoopWorker, the naive and
+the tests that use the real verl 0.9.1 classes run in a subprocess with the interpreter of verl's own
+venv, which holds verl, what it allows and the project's core (`make test` builds it from locks/verl.txt
+and sets SPECIARL_VERL_PYTHON to its python); nothing of the main venv is on that path, and a test checks
+it. Without SPECIARL_VERL_PYTHON they are skipped, saying so. They drive verl's own reward-loop code (RewardLoopWorker, the naive and
 rate_limited managers, get_custom_reward_fn, the estimator registry) in forked worker processes, not a
 Ray cluster: Ray does not fit next to the tests on two shared cores (see verl_reward_loop.py).
 """
@@ -42,11 +43,19 @@ from speciarl.integrations.verl.advantage import check_complete_groups, overlong
 from speciarl.rewards import group_anchored_rewards  # noqa: E402
 from speciarl.train.rewards import JudgeOutageError, RolloutScorer  # noqa: E402
 
-VERL_PATH = os.environ.get("SPECIARL_VERL_PATH")
+VERL_PYTHON = os.environ.get("SPECIARL_VERL_PYTHON")
 ROOT = Path(__file__).resolve().parents[2]
 C = Category
-needs_verl = pytest.mark.skipif(not VERL_PATH, reason="real verl not installed here (it caps transformers < 5.11): "
-                                "set SPECIARL_VERL_PATH to a separate verl install to run this")
+needs_verl = pytest.mark.skipif(not VERL_PYTHON, reason="real verl not installed here (it caps transformers < 5.11): "
+                                "set SPECIARL_VERL_PYTHON to the python of a venv with verl 0.9.1 and the project")
+
+
+def run_in_verl_venv(args: list[str], timeout: float) -> subprocess.CompletedProcess:
+    """`args` under verl's venv interpreter, with only this checkout's src/ added to its path (so the code
+    under test is this checkout's even if the venv's editable install points elsewhere)."""
+    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
+    env["PYTHONPATH"] = str(ROOT / "src")
+    return subprocess.run([VERL_PYTHON, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def score(text, scheme="speciarl", **kwargs):
@@ -271,9 +280,7 @@ def test_export_verl_parquet(tmp_path, shapes_trainset):
 def run_reward_loop(tmp_path, spec: dict) -> dict:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([VERL_PATH, str(ROOT / "src")])}
-    proc = subprocess.run([sys.executable, str(Path(__file__).with_name("verl_reward_loop.py")), str(spec_file)],
-                          capture_output=True, text=True, env=env, timeout=900)
+    proc = run_in_verl_venv([str(Path(__file__).with_name("verl_reward_loop.py")), str(spec_file)], timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -305,6 +312,11 @@ def test_verl_reward_loop_scores_a_paper_step_under_faults(tmp_path):
     assert requests > answered
     assert out["advantage"] == "ok"
     assert out["rate_limited"].startswith("RewardManagerRefused") and "naive" in out["rate_limited"]
+    # one environment: every worker ran verl's venv interpreter and imported nothing from outside it
+    venv = Path(VERL_PYTHON).parent.parent.resolve()
+    assert all(Path(w["prefix"]).resolve() == venv for w in out["environment"]), out["environment"]
+    assert all(w["modules"] > 300 for w in out["environment"]), out["environment"]  # verl, torch, ours: checked
+    assert [w["foreign"] for w in out["environment"]] == [[]] * 4, out["environment"]
 
 
 @needs_verl
@@ -381,9 +393,7 @@ def test_launch_scripts_keys_exist_in_verls_composed_config(tmp_path):
     good["kl_in_reward"] = calls["cub200_speciarl"] + ["algorithm.use_kl_in_reward=True"]
     spec = tmp_path / "launch.json"
     spec.write_text(json.dumps(good))
-    env = {**os.environ, "PYTHONPATH": os.pathsep.join([VERL_PATH, str(ROOT / "src")])}
-    proc = subprocess.run([sys.executable, "-c", LAUNCH_SCRIPT, str(spec)], capture_output=True, text=True, env=env,
-                          timeout=600)
+    proc = run_in_verl_venv(["-c", LAUNCH_SCRIPT, str(spec)], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in calls:

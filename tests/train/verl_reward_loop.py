@@ -10,6 +10,9 @@ every rollout routed to it (at random, as verl's agent loop does), all at once o
 Ray itself is not started: two shared cores cannot host it next to the tests; the worker processes
 and their event loops are the ones Ray would run.
 
+Run it with the interpreter of verl's own venv (test_verl.run_in_verl_venv): each worker reports where its
+imported modules came from ("environment"), so a test can check that nothing leaked in from another venv.
+
 SPEC: {"judge_config": path, "workers": int, "rollouts": [[ground_truth, response_text, uid], ...],
        "reward_kwargs": {...}, "overrides": [...], "seed": int, "estimator": bool,
        "rate_limited_probe": bool, "reward_path": another reward file (benchmarks: verl's own cost),
@@ -87,6 +90,35 @@ def rollout_item(tokenizer, ground_truth: str, text: str, uid: str):
     })
 
 
+def environment() -> dict:
+    """Where this process's code came from: its venv (sys.prefix) and every imported module whose file
+    lies outside that venv, the project's src/, this script's folder and the interpreter's standard
+    library (a module of another venv or of the base interpreter's site-packages is foreign)."""
+    import sysconfig
+
+    here = os.path.dirname(os.path.abspath(__file__))
+    src = os.path.join(os.path.dirname(os.path.dirname(here)), "src")
+    stdlib = {os.path.realpath(sysconfig.get_paths()[key]) for key in ("stdlib", "platstdlib")}
+    base_site = {os.path.realpath(p) for p in (sysconfig.get_paths(vars={"base": sys.base_prefix,
+                                                                          "platbase": sys.base_prefix})[key]
+                                                for key in ("purelib", "platlib"))}
+    inside = [os.path.realpath(sys.prefix), os.path.realpath(src), os.path.realpath(here)]
+    foreign, counted = [], 0
+    for name, module in list(sys.modules.items()):
+        path = getattr(module, "__file__", None)
+        if not path or not os.path.isabs(path):
+            continue  # built-in, frozen, a namespace package, or a stand-in (torch.ops' "_ops.py")
+        counted += 1
+        path = os.path.realpath(path)
+        if any(path.startswith(root + os.sep) for root in inside):
+            continue
+        if any(path.startswith(lib + os.sep) for lib in stdlib) and not any(
+                path.startswith(site + os.sep) for site in base_site):
+            continue
+        foreign.append(f"{name}: {path}")
+    return {"prefix": sys.prefix, "executable": sys.executable, "modules": counted, "foreign": sorted(foreign)}
+
+
 async def judge_stats() -> dict:
     """The LLM calls and cache hits of this worker's judge(s) (on the worker's loop, their home)."""
     from speciarl.ioloop import running_loop_home
@@ -139,7 +171,7 @@ def worker_process(config, rollouts, share, conn, ready, warm: bool = False) -> 
             profiler.dump_stats(os.path.join(os.environ["SPECIARL_PROFILE_DIR"], f"worker{os.getpid()}.prof"))
         after = worker.loop.run_until_complete(judge_stats())
         conn.send({"results": results, "start": started, "end": time.time(), "cpu": time.process_time() - cpu,
-                   "stats": {key: after[key] - before[key] for key in after}})
+                   "stats": {key: after[key] - before[key] for key in after}, "environment": environment()})
     except BaseException:  # noqa: BLE001
         ready.abort()  # release the others: the parent reports this crash
         conn.send({"crash": traceback.format_exc()})
@@ -236,7 +268,8 @@ def main() -> None:
                "worker_seconds": [r["end"] - r["start"] for r in replies],
                "worker_cpu": sum(r["cpu"] for r in replies),
                "worker_llm": [r["stats"]["llm"] for r in replies],
-               "judge": {key: sum(r["stats"][key] for r in replies) for key in replies[0]["stats"]}}
+               "judge": {key: sum(r["stats"][key] for r in replies) for key in replies[0]["stats"]},
+               "environment": [r["environment"] for r in replies]}
         if spec.get("estimator"):
             out["advantage"] = advantage_check(config, rollouts, scores)
         if spec.get("rate_limited_probe"):
