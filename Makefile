@@ -76,14 +76,12 @@ test: $(VENV)/.installed
 	SPECIARL_LOCK=$(MAIN_LOCK) $(BIN)/python -m pytest -q
 endif
 
-# Refresh the lock: resolve both test venvs from scratch (.venv's with the holds of locks/hold.txt, each a
-# version a documented result was measured with), freeze them into locks/, drop them. Then `make test`
-# (the venvs are rebuilt on the new lock) checks what was frozen.
+# Refresh the lock: resolve both test venvs from scratch in throwaway venvs, freeze them into locks/, drop
+# them. Then `make test` (the venvs are rebuilt on the new lock) checks what was frozen.
 lock:
 	rm -rf .venv-lock .venv-verl-lock
-	$(MAKE) LOCK=0 VENV=.venv-lock VERL_VENV=.venv-verl-lock MAIN_LOCK=locks/hold.txt \
-	    .venv-lock/.installed .venv-verl-lock/.installed
-	bash tools/freeze_lock.sh .venv-lock "$(TORCH_SPEC) -e .[all] -c locks/hold.txt" > locks/main.txt
+	$(MAKE) LOCK=0 VENV=.venv-lock VERL_VENV=.venv-verl-lock .venv-lock/.installed .venv-verl-lock/.installed
+	bash tools/freeze_lock.sh .venv-lock "$(TORCH_SPEC) -e .[all]" > locks/main.txt
 	bash tools/freeze_lock.sh .venv-verl-lock "$(TORCH_SPEC) $(VERL_SPEC) -e .[redis]" > locks/verl.txt
 	rm -rf .venv-lock .venv-verl-lock
 

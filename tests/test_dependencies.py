@@ -152,15 +152,3 @@ def test_the_running_environment_is_the_lock(request):
     missing = [name for name in pins if name not in installed]
     assert not missing, f"pinned in {lock} but not installed: {missing}"
 
-
-def test_main_lock_keeps_every_hold():
-    """locks/hold.txt names versions documented results were measured with (the demo's table): the lock
-    `make lock` writes must keep them."""
-    from packaging.utils import canonicalize_name
-
-    pins = read_lock("main.txt")
-    holds = [Requirement(line.split("#")[0]) for line in (LOCKS / "hold.txt").read_text(encoding="utf-8").splitlines()
-             if line.split("#")[0].strip()]
-    assert holds
-    for hold in holds:
-        assert pins[canonicalize_name(hold.name)] in hold.specifier, f"locks/main.txt breaks the hold {hold}"
