@@ -61,6 +61,21 @@ def test_used_only_for_its_own_recipe(shipped_copy: shipped.Phase, tmp_path: Pat
     assert sorted(p.name for p in target.iterdir()) == sorted(p.name for p in phase.folder.iterdir())
 
 
+# The shipped checkpoints were trained on an AVX2 CPU (docs/demo.md, design log 5). torch picks its float
+# kernels by the CPU's instruction set, so a byte-identical rebuild is a claim for that kernel set only: on an
+# AVX-512 CPU the same code, seed and versions give other float rounding (seen: warm start 3.2e-05 apart,
+# perception 0.86 apart after 3,000 steps), even with ATEN_CPU_CAPABILITY=avx2.
+SHIPPED_ON = "AVX2"
+
+
+def needs_shipped_cpu(test):
+    import torch
+
+    found = torch.backends.cpu.get_cpu_capability()
+    return pytest.mark.skipif(found != SHIPPED_ON, reason=f"the checkpoints were built with torch's {SHIPPED_ON} "
+                              f"kernels; this CPU runs {found}: a rebuild here is not byte-identical")(test)
+
+
 def _assert_rebuilt(out: Path, phase: shipped.Phase, printed: str) -> None:
     assert f"{phase.name} checkpoint: {out / 'models' / phase.run_folder}: identical to the shipped checkpoint" \
         in printed, printed
@@ -72,6 +87,7 @@ def _assert_rebuilt(out: Path, phase: shipped.Phase, printed: str) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(600)
+@needs_shipped_cpu
 def test_warm_start_rebuild_is_byte_identical(tmp_path: Path, capsys) -> None:
     """`speciarl demo --rebuild-warm-start`: the habit phase (200 steps, ~30 s) on the shipped perception."""
     out = tmp_path / "rebuild"
@@ -84,6 +100,7 @@ def test_warm_start_rebuild_is_byte_identical(tmp_path: Path, capsys) -> None:
 
 @pytest.mark.slow
 @pytest.mark.timeout(2400)
+@needs_shipped_cpu
 def test_rebuild_is_byte_identical_to_the_shipped_checkpoints(tmp_path: Path, capsys) -> None:
     """`speciarl demo --rebuild-perception` trains both phases from scratch (~9 minutes on 2 cores)."""
     out = tmp_path / "rebuild"
