@@ -8,7 +8,7 @@ TORCH_SPEC ?= torch==2.13.0
 VERL_SPEC ?= verl==0.9.1
 # LOCK=1 (default): every venv installs with the committed lock (locks/*.txt, pip constraints), so a fresh
 # clone resolves what last passed. LOCK=0: resolve fresh from pyproject.toml, as a user's own
-# `pip install` does, in venvs of their own (.venv-fresh, .venv-verl-fresh); `make lock` freezes those.
+# `pip install` does, in venvs of their own (.venv-fresh, .venv-verl-fresh). `make lock` writes the lock.
 LOCK ?= 1
 ifeq ($(LOCK),1)
 VENV ?= .venv
@@ -43,8 +43,7 @@ $(VENV)/.installed: pyproject.toml $(VENV)/.created
 
 # The demo needs only the demo extra (torch, transformers, TRL and theirs: the 3-minute `make demo` budget),
 # installed in one pip call without byte-compiling every installed file (~25 s on 2 cores; Python compiles
-# the modules the demo imports when it first imports them). Same lock: docs/demo.md's table was measured
-# with these versions.
+# the modules the demo imports when it first imports them). The same lock as the tests.
 $(VENV)/.installed-demo: pyproject.toml $(VENV)/.created
 	$(call pip_install,$(VENV),$(MAIN_LOCK)) "$(TORCH_SPEC)" -e ".[demo]"
 	touch $@

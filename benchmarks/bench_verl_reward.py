@@ -33,7 +33,6 @@ import argparse
 import json
 import os
 import statistics
-import subprocess
 import sys
 import tempfile
 import time
@@ -45,6 +44,7 @@ sys.path.insert(0, str(ROOT / "tests" / "helpers"))
 from openai_server import ServerProcess  # noqa: E402
 from redis_server import RedisServer, redis_binary  # noqa: E402
 from steps import rollout_texts, training_step  # noqa: E402
+from verl_venv import run_in_verl_venv  # noqa: E402
 
 from speciarl.answers import extract_answer, normalize  # noqa: E402
 from speciarl.judges import FastPaths, build_judge  # noqa: E402
@@ -103,10 +103,7 @@ def verl_path(rollouts, base_url: str, capacity: int, workers: int, cache: str, 
     spec.write_text(json.dumps({"judge_config": str(judge), "workers": workers, "rollouts": rollouts,
                                 "overrides": ["algorithm.adv_estimator=speciarl"], "reward_path": reward_path,
                                 "warm": True}))
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PYTHONPATH"] = str(ROOT / "src")  # verl's venv holds the rest: nothing from this venv on its path
-    proc = subprocess.run([verl_python, str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)],
-                          capture_output=True, text=True, env=env, timeout=1800)
+    proc = run_in_verl_venv(verl_python, [str(ROOT / "tests" / "train" / "verl_reward_loop.py"), str(spec)], 1800)
     if proc.returncode:
         raise SystemExit(proc.stderr[-4000:])
     return json.loads(proc.stdout.strip().splitlines()[-1])

@@ -134,7 +134,7 @@ def test_verl_lock_pins_the_verl_release_the_makefile_and_tests_name():
     assert read_lock("verl.txt")["transformers"] < Version("5.11")  # why verl has a venv of its own
 
 
-def test_the_running_environment_is_the_lock(request):
+def test_the_running_environment_is_the_lock():
     """`make test` (LOCK=1) names the lock it installed with in SPECIARL_LOCK: every pinned package that is
     installed here has exactly the pinned version (a venv built from an older lock, or by hand, fails)."""
     import os
@@ -151,4 +151,3 @@ def test_the_running_environment_is_the_lock(request):
     assert not differ, f"installed versions differ from {lock} (pinned, installed): {differ}: rebuild the venv"
     missing = [name for name in pins if name not in installed]
     assert not missing, f"pinned in {lock} but not installed: {missing}"
-

@@ -30,6 +30,7 @@ if str(HELPERS) not in sys.path:
 from openai_server import OpenAIServer, hash_rule  # noqa: E402
 from redis_server import RedisServer, redis_binary  # noqa: E402
 from steps import rollout_texts, training_step  # noqa: E402
+from verl_venv import run_in_verl_venv  # noqa: E402
 
 from speciarl.categories import Category  # noqa: E402
 from speciarl.integrations.verl import (  # noqa: E402
@@ -49,13 +50,6 @@ C = Category
 needs_verl = pytest.mark.skipif(not VERL_PYTHON, reason="real verl not installed here (it caps transformers < 5.11): "
                                 "set SPECIARL_VERL_PYTHON to the python of a venv with verl 0.9.1 and the project")
 
-
-def run_in_verl_venv(args: list[str], timeout: float) -> subprocess.CompletedProcess:
-    """`args` under verl's venv interpreter, with only this checkout's src/ added to its path (so the code
-    under test is this checkout's even if the venv's editable install points elsewhere)."""
-    env = {k: v for k, v in os.environ.items() if k not in ("PYTHONPATH", "PYTHONHOME", "VIRTUAL_ENV")}
-    env["PYTHONPATH"] = str(ROOT / "src")
-    return subprocess.run([VERL_PYTHON, *args], capture_output=True, text=True, env=env, timeout=timeout)
 
 
 def score(text, scheme="speciarl", **kwargs):
@@ -280,7 +274,7 @@ def test_export_verl_parquet(tmp_path, shapes_trainset):
 def run_reward_loop(tmp_path, spec: dict) -> dict:
     spec_file = tmp_path / "spec.json"
     spec_file.write_text(json.dumps(spec))
-    proc = run_in_verl_venv([str(Path(__file__).with_name("verl_reward_loop.py")), str(spec_file)], timeout=900)
+    proc = run_in_verl_venv(VERL_PYTHON, [str(Path(__file__).with_name("verl_reward_loop.py")), str(spec_file)], timeout=900)
     assert proc.returncode == 0, proc.stderr[-4000:]
     return json.loads(proc.stdout.strip().splitlines()[-1])
 
@@ -393,7 +387,7 @@ def test_launch_scripts_keys_exist_in_verls_composed_config(tmp_path):
     good["kl_in_reward"] = calls["cub200_speciarl"] + ["algorithm.use_kl_in_reward=True"]
     spec = tmp_path / "launch.json"
     spec.write_text(json.dumps(good))
-    proc = run_in_verl_venv(["-c", LAUNCH_SCRIPT, str(spec)], timeout=600)
+    proc = run_in_verl_venv(VERL_PYTHON, ["-c", LAUNCH_SCRIPT, str(spec)], timeout=600)
     assert proc.returncode == 0, proc.stderr[-3000:]
     out = json.loads(proc.stdout.strip().splitlines()[-1])
     for name in calls:
